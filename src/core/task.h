@@ -1,0 +1,129 @@
+// Task<T>: a lazily started coroutine returning T. Awaiting a Task starts it and resumes the
+// awaiter when it finishes (symmetric transfer, so chains of synchronous completions do not
+// grow the stack). Exceptions are not used on the data path: an escaping exception terminates.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "core/frame_pool.h"
+
+namespace ms {
+
+template <typename T = void>
+class Task;
+
+namespace detail {
+
+struct PromiseBase {
+    std::coroutine_handle<> continuation = std::noop_coroutine();
+
+    static void* operator new(std::size_t n) { return frame_alloc(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
+
+    std::suspend_always initial_suspend() noexcept { return {}; }
+
+    struct FinalAwaiter {
+        bool await_ready() noexcept { return false; }
+        template <typename P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            return h.promise().continuation;
+        }
+        void await_resume() noexcept {}
+    };
+    FinalAwaiter final_suspend() noexcept { return {}; }
+
+    [[noreturn]] void unhandled_exception() noexcept { std::terminate(); }
+};
+
+template <typename T>
+struct Promise : PromiseBase {
+    std::optional<T> value;
+
+    Task<T> get_return_object() noexcept;
+    template <typename U>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() { return std::move(*value); }
+};
+
+template <>
+struct Promise<void> : PromiseBase {
+    Task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take() {}
+};
+
+}  // namespace detail
+
+template <typename T>
+class [[nodiscard]] Task {
+   public:
+    using promise_type = detail::Promise<T>;
+    using Handle = std::coroutine_handle<promise_type>;
+
+    Task() = default;
+    explicit Task(Handle h) : _h(h) {}
+    Task(Task&& o) noexcept : _h(std::exchange(o._h, {})) {}
+    Task& operator=(Task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            _h = std::exchange(o._h, {});
+        }
+        return *this;
+    }
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+    ~Task() { reset(); }
+
+    bool valid() const { return static_cast<bool>(_h); }
+    bool done() const { return _h && _h.done(); }
+
+    struct Awaiter {
+        Handle h;
+        bool await_ready() noexcept { return false; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+            h.promise().continuation = awaiting;
+            return h;
+        }
+        T await_resume() { return h.promise().take(); }
+    };
+    Awaiter operator co_await() && noexcept { return Awaiter{_h}; }
+    Awaiter operator co_await() & noexcept { return Awaiter{_h}; }
+
+    // Used by the reactor to drive a task it owns.
+    Handle handle() const { return _h; }
+    Handle release() { return std::exchange(_h, {}); }
+
+   private:
+    void reset() {
+        if (_h) {
+            _h.destroy();
+            _h = {};
+        }
+    }
+    Handle _h;
+};
+
+namespace detail {
+template <typename T>
+Task<T> Promise<T>::get_return_object() noexcept {
+    return Task<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
+}
+inline Task<void> Promise<void>::get_return_object() noexcept {
+    return Task<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+// A task that is already finished with `value`; lets a non-coroutine function return early.
+template <typename T>
+Task<T> ready(T value) {
+    co_return value;
+}
+
+}  // namespace ms
