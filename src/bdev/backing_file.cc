@@ -81,6 +81,10 @@ Result<BackingFile> BackingFile::open(const Uri& uri) {
         // The file system does not do O_DIRECT: buffered I/O, made durable by flush.
         f.fd = ::open(f.path.c_str(), O_RDWR | O_CLOEXEC);
     }
+    if (f.fd < 0 && errno == EISDIR) {
+        // A bad argument like any other file type that is not a disk (see below).
+        return errorf(EINVAL, "'{}' is a directory, not a regular file or block device", f.path);
+    }
     if (f.fd < 0) {
         return errno_error(errno, fmt::format("cannot open '{}'", f.path));
     }

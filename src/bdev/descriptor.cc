@@ -52,15 +52,22 @@ Status Descriptor::check(const IoRequest& req) const {
                       req.offset_blocks, req.num_blocks, _dev->name(), g.num_blocks);
     }
     if (req.type == IoType::Read || req.type == IoType::Write) {
+        const uint64_t expected = req.num_blocks * g.block_size;
         uint64_t total = 0;
         for (const iovec& v : req.iov) {
             if (g.buf_align > 1 && (reinterpret_cast<uintptr_t>(v.iov_base) % g.buf_align != 0 ||
                                     v.iov_len % g.buf_align != 0)) {
                 return errorf(EINVAL, "buffer not aligned to {} bytes as '{}' needs", g.buf_align, _dev->name());
             }
+            // Checked before adding: lengths whose sum wraps around 2^64 must not pass as the
+            // right total.
+            if (v.iov_len > expected - total) {
+                return errorf(EINVAL, "{} buffers hold more than the {} blocks of {} bytes requested",
+                              to_string(req.type), req.num_blocks, g.block_size);
+            }
             total += v.iov_len;
         }
-        if (total != req.num_blocks * g.block_size) {
+        if (total != expected) {
             return errorf(EINVAL, "{} buffers hold {} bytes but the request is {} blocks of {}",
                           to_string(req.type), total, req.num_blocks, g.block_size);
         }

@@ -1,5 +1,6 @@
 #include "bdev/device_factory.h"
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -79,15 +80,22 @@ Result<Uri> parse_device_uri(std::string_view text) {
         if (text.find('?') != std::string_view::npos) {
             return errorf(EINVAL, "'{}' has parameters but no scheme", text);
         }
-        // A bare path is a file or device for Linux AIO; relative paths are kept relative.
-        Uri uri;
-        uri.scheme = "aio";
-        uri.path = std::string(text);
+        // A bare path is a file or device for Linux AIO. A relative path is made absolute (from
+        // the current directory): a URI cannot say "relative", and the device's reported URI
+        // must name the same file.
         for (char c : text) {
             if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
                 return errorf(EINVAL, "path '{}' contains a control character", text);
             }
         }
+        std::error_code ec;
+        std::filesystem::path path = std::filesystem::absolute(std::filesystem::path(text), ec);
+        if (ec) {
+            return errorf(EINVAL, "cannot make '{}' an absolute path: {}", text, ec.message());
+        }
+        Uri uri;
+        uri.scheme = "aio";
+        uri.path = path.string();
         return uri;
     }
     return parse_uri(text);

@@ -26,7 +26,8 @@ void register_device_factory(std::string scheme, DeviceFactory factory);
 // Registers every built-in scheme. Idempotent; create_device calls it.
 void register_builtin_device_factories();
 
-// Parses a device URI; a bare path ("/dev/sdb", "disk.img") becomes aio:///path.
+// Parses a device URI; a bare path ("/dev/sdb", "disk.img") becomes aio:///path (a relative
+// path made absolute from the current directory).
 Result<Uri> parse_device_uri(std::string_view text);
 
 // Creates the device `uri` names and adds it to the registry (EEXIST if its name is taken).

@@ -5,6 +5,9 @@
 namespace ms {
 
 Result<uint32_t> parse_io_types(std::string_view list) {
+    if (list.ends_with(',')) {
+        return errorf(EINVAL, "empty I/O type at the end of '{}'", list);
+    }
     uint32_t bits = 0;
     while (!list.empty()) {
         auto comma = list.find(',');
@@ -73,6 +76,9 @@ Task<void> ErrorDevice::shutdown() {
 }
 
 void ErrorDevice::inject(const ErrorInjection& rule) {
+    if (rule.count == 0) {
+        return;  // fails nothing; stored, its count would wrap and fail every match forever
+    }
     std::lock_guard g(_mutex);
     _rules.push_back(rule);
 }

@@ -20,7 +20,7 @@ struct ErrorInjection {
     uint32_t types = 0;
     uint64_t offset_blocks = 0;
     uint64_t num_blocks = std::numeric_limits<uint64_t>::max();
-    // How many matching I/Os to fail before the rule retires; max() = forever.
+    // How many matching I/Os to fail before the rule retires; max() = forever, 0 = none.
     uint64_t count = std::numeric_limits<uint64_t>::max();
     int error = EIO;
 };

@@ -1,5 +1,6 @@
 #include "core/dma_buf.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
 
@@ -11,6 +12,9 @@ Result<DmaBuf> DmaBuf::allocate(std::size_t size, std::size_t align, bool zero) 
     }
     if (align < sizeof(void*) || (align & (align - 1)) != 0) {
         return errorf(EINVAL, "DMA buffer alignment {} is not a power of two", align);
+    }
+    if (size > SIZE_MAX - (align - 1)) {
+        return errorf(ENOMEM, "cannot allocate a {}-byte DMA buffer", size);
     }
     // Round the allocation up so the tail of the last aligned chunk is ours too.
     std::size_t alloc = (size + align - 1) / align * align;

@@ -33,7 +33,12 @@ class DmaBuf {
     std::span<uint8_t> span() { return {_p, _size}; }
     std::span<const uint8_t> span() const { return {_p, _size}; }
     iovec iov() { return {_p, _size}; }
-    void fill(uint8_t v) { std::memset(_p, v, _size); }
+    void fill(uint8_t v) {
+        // An empty buffer has no pointer, and memset(nullptr, v, 0) is undefined.
+        if (_size != 0) {
+            std::memset(_p, v, _size);
+        }
+    }
 
    private:
     DmaBuf(uint8_t* p, std::size_t size, std::size_t align) : _p(p), _size(size), _align(align) {}

@@ -7,6 +7,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 #include <utility>
 
@@ -132,7 +134,8 @@ Task<Status> Socket::sendv_all(std::span<iovec> iov) {
     while (first < iov.size()) {
         msghdr msg{};
         msg.msg_iov = iov.data() + first;
-        msg.msg_iovlen = iov.size() - first;
+        // sendmsg takes at most IOV_MAX entries (EMSGSIZE beyond): send the rest next round.
+        msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
         int res = co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); });
         if (res < 0) {
             co_return errno_error(res, "sendmsg");

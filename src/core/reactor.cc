@@ -70,8 +70,11 @@ struct DetachedTaskPromise {
 };
 
 namespace {
-DetachedTask run_detached(uint64_t* live, Task<void> t) {
+// The task may end on another reactor (switch_to): the count belongs to the spawning reactor,
+// which may be asleep waiting for it, so come back before counting down.
+DetachedTask run_detached(Reactor* home, uint64_t* live, Task<void> t) {
     co_await std::move(t);
+    co_await switch_to(*home);
     --*live;
 }
 }  // namespace
@@ -195,7 +198,7 @@ void Reactor::post(std::function<void()> fn) { post(new FnMessage(std::move(fn))
 
 void Reactor::spawn(Task<void> t) {
     ++_live_tasks;
-    DetachedTask d = run_detached(&_live_tasks, std::move(t));
+    DetachedTask d = run_detached(this, &_live_tasks, std::move(t));
     _ready.push_back(d.h);
 }
 

@@ -17,12 +17,8 @@ void block_signals(std::initializer_list<int> signals) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-Task<Result<int>> wait_for_signal(std::initializer_list<int> signals) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : signals) {
-        sigaddset(&set, s);
-    }
+namespace {
+Task<Result<int>> wait_for_set(sigset_t set) {
     int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
     if (fd < 0) {
         co_return errno_error(errno, "signalfd");
@@ -34,6 +30,18 @@ Task<Result<int>> wait_for_signal(std::initializer_list<int> signals) {
         co_return errno_error(res, "read signalfd");
     }
     co_return static_cast<int>(info.ssi_signo);
+}
+}  // namespace
+
+// Not a coroutine: a lazy coroutine would keep only the initializer_list, whose array is gone
+// by the time the task starts.
+Task<Result<int>> wait_for_signal(std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : signals) {
+        sigaddset(&set, s);
+    }
+    return wait_for_set(set);
 }
 
 }  // namespace ms

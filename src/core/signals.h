@@ -12,7 +12,8 @@ namespace ms {
 void block_signals(std::initializer_list<int> signals);
 
 // Waits until one of `signals` (already blocked) arrives; returns its number. Cancelled by
-// reactor shutdown (ECANCELED).
+// reactor shutdown (ECANCELED). The list is read at the call, not when the task starts, so a
+// braced list may die before the task is awaited.
 Task<Result<int>> wait_for_signal(std::initializer_list<int> signals);
 
 }  // namespace ms

@@ -1,8 +1,12 @@
 // Task<T>: a lazily started coroutine returning T. Awaiting a Task starts it and resumes the
-// awaiter when it finishes (symmetric transfer, so chains of synchronous completions do not
-// grow the stack). Exceptions are not used on the data path: an escaping exception terminates.
+// awaiter when it finishes. A task that finishes without suspending hands control back by
+// returning from the awaiter's await_suspend, not by resuming it: chains of synchronous
+// completions then never grow the stack, even where the compiler does not turn symmetric
+// transfer into a tail call (GCC at -O0 or with ASan). Exceptions are not used on the data
+// path: an escaping exception terminates.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
@@ -21,6 +25,10 @@ namespace detail {
 
 struct PromiseBase {
     std::coroutine_handle<> continuation = std::noop_coroutine();
+    // Set by whichever comes second of "the awaiter has suspended" and "the task has finished";
+    // that one continues the awaiter. Atomic: a task may finish on another reactor's thread
+    // (switch_to) while its awaiter is still inside await_suspend.
+    std::atomic<bool> handoff{false};
 
     static void* operator new(std::size_t n) { return frame_alloc(n); }
     static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
@@ -31,7 +39,11 @@ struct PromiseBase {
         bool await_ready() noexcept { return false; }
         template <typename P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-            return h.promise().continuation;
+            PromiseBase& p = h.promise();
+            if (p.handoff.exchange(true, std::memory_order_acq_rel)) {
+                return p.continuation;  // the awaiter is suspended: resume it
+            }
+            return std::noop_coroutine();  // the awaiter's await_suspend is still running
         }
         void await_resume() noexcept {}
     };
@@ -87,9 +99,11 @@ class [[nodiscard]] Task {
     struct Awaiter {
         Handle h;
         bool await_ready() noexcept { return false; }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        // Runs the task until it finishes or suspends; false (continue at once) if it finished.
+        bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
             h.promise().continuation = awaiting;
-            return h;
+            h.resume();
+            return !h.promise().handoff.exchange(true, std::memory_order_acq_rel);
         }
         T await_resume() { return h.promise().take(); }
     };

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# mayastor-perf next to fio, in one run, on the same core, with the same block size, queue
+# depth and duration; prints each pair's IOPS and their ratio (ours / fio).
+#
+#   malloc  randread/randwrite   mayastor-perf on malloc:///      vs  fio --ioengine=null
+#   null    randread             mayastor-perf on null:///        vs  fio --ioengine=null
+#   file    randread/randwrite   mayastor-perf on uring:///FILE   vs  fio --ioengine=io_uring on FILE
+#
+# FILE is a 1 GiB file in /dev/shm that this script creates and removes. Our uring device opens
+# its file with O_DIRECT and falls back to buffered I/O where the file system refuses; the
+# script checks which one the file system does and gives fio the same --direct.
+#
+# Builds and installs nothing. Environment:
+#   MAYASTOR_PERF   path of mayastor-perf (default: build-perf/tools/perf/mayastor-perf)
+#   BENCH_SECONDS   seconds per run (default 10)
+#   BENCH_CPU       the one CPU both tools run on (default 0)
+#   BENCH_BS        I/O size (default 4k)
+#   BENCH_QD        queue depth (default 32)
+#   BENCH_REPEAT    runs of each pair, alternating; the best of each side is reported (default 1)
+#   BENCH_DIR       where the file goes (default /dev/shm)
+#   BENCH_FILE_MB   file size (default 1024); BENCH_MALLOC_MB malloc device size (default 1024)
+#   BENCH_ONLY      space-separated row names to run (default: all), e.g. "file-randread"
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+perf_bin=${MAYASTOR_PERF:-$root/build-perf/tools/perf/mayastor-perf}
+seconds=${BENCH_SECONDS:-10}
+cpu=${BENCH_CPU:-0}
+bs=${BENCH_BS:-4k}
+qd=${BENCH_QD:-32}
+repeat=${BENCH_REPEAT:-1}
+dir=${BENCH_DIR:-/dev/shm}
+file_mb=${BENCH_FILE_MB:-1024}
+malloc_mb=${BENCH_MALLOC_MB:-1024}
+only=${BENCH_ONLY:-}
+
+die() {
+    echo "bdev_vs_fio: $*" >&2
+    exit 1
+}
+
+command -v fio >/dev/null || die "fio is not installed (Debian: apt-get install fio)"
+command -v python3 >/dev/null || die "python3 is needed to read the JSON results"
+[[ -x $perf_bin ]] || die "no mayastor-perf at $perf_bin (build it: cmake -S . -B build-perf -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build-perf mayastor-perf; or set MAYASTOR_PERF)"
+
+file=$dir/bdev_vs_fio.$$.img
+results=$(mktemp -d)
+cleanup() { rm -rf "$file" "$results"; }
+trap cleanup EXIT
+
+# field FILE EXPR: a number out of a JSON result, EXPR being Python on `j`.
+field() {
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+text = open(sys.argv[1]).read()
+# fio may print notes before its JSON.
+j = json.loads(text[text.index('{'):])
+print(eval(sys.argv[2], {'j': j}))
+EOF
+}
+
+fio_common=(--bs="$bs" --iodepth="$qd" --numjobs=1 --time_based --runtime="$seconds" --cpus_allowed="$cpu"
+            --norandommap --randrepeat=0 --group_reporting --output-format=json)
+
+# run_pair NAME OP OURS_URI FIO_ARGS...: runs both sides $repeat times, keeps the best of each.
+rows=()
+run_pair() {
+    local name=$1 op=$2 uri=$3
+    shift 3
+    if [[ -n $only && " $only " != *" $name "* ]]; then
+        return
+    fi
+    local rw=read
+    [[ $op == *write ]] && rw=write
+    local ours_args=(-u "$uri" -w "$op" -o "$bs" -q "$qd" -t "$seconds" -l "$cpu" --json)
+    [[ $uri == malloc:* ]] && ours_args+=(--prefill)
+    local fio_args=(--name="$name" --rw="$op" "${fio_common[@]}" "$@")
+    echo "== $name"
+    echo "   ours: mayastor-perf ${ours_args[*]}"
+    echo "   fio:  fio ${fio_args[*]}"
+    local best_ours=0 best_fio=0 i v
+    for ((i = 0; i < repeat; i++)); do
+        "$perf_bin" "${ours_args[@]}" >"$results/ours.json"
+        v=$(field "$results/ours.json" "j['total']['iops']")
+        best_ours=$(python3 -c "print(max($best_ours, $v))")
+        fio "${fio_args[@]}" >"$results/fio.json"
+        v=$(field "$results/fio.json" "j['jobs'][0]['$rw']['iops']")
+        best_fio=$(python3 -c "print(max($best_fio, $v))")
+    done
+    rows+=("$name $best_ours $best_fio")
+}
+
+run_pair malloc-randread randread "malloc:///bench_m0?size_mb=$malloc_mb" --ioengine=null --size="${malloc_mb}m"
+run_pair malloc-randwrite randwrite "malloc:///bench_m0?size_mb=$malloc_mb" --ioengine=null --size="${malloc_mb}m"
+run_pair null-randread randread "null:///bench_n0?size_mb=$malloc_mb" --ioengine=null --size="${malloc_mb}m"
+
+if [[ -z $only || $only == *file-* ]]; then
+    dd if=/dev/urandom of="$file" bs=1M count="$file_mb" status=none
+    direct=$(python3 -c "
+import os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_RDWR | os.O_DIRECT))
+    print(1)
+except OSError:
+    print(0)" "$file")
+    echo "== $file: O_DIRECT $([[ $direct == 1 ]] && echo accepted || echo refused), fio --direct=$direct"
+    run_pair file-randread randread "uring://$file" --ioengine=io_uring --direct="$direct" --filename="$file"
+    run_pair file-randwrite randwrite "uring://$file" --ioengine=io_uring --direct="$direct" --filename="$file"
+fi
+
+echo
+echo "bs=$bs qd=$qd ${seconds}s cpu=$cpu repeat=$repeat ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cpus)"
+printf '%-18s %14s %14s %8s\n' workload "ours IOPS" "fio IOPS" ratio
+for row in "${rows[@]}"; do
+    read -r name ours base <<<"$row"
+    python3 -c "
+import sys
+n, o, b = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+print(f'{n:<18} {o:>14,.0f} {b:>14,.0f} {o / b if b else float(\"nan\"):>8.2f}')" "$name" "$ours" "$base"
+done

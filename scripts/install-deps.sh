@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that the build, the tests and the benchmarks need. Does
+# nothing (and needs no root) when all of them are installed already, so re-runs are fast.
+# Usage: [sudo] bash scripts/install-deps.sh
+set -euo pipefail
+
+packages=(
+    # toolchain and build
+    build-essential g++ cmake ninja-build pkg-config
+    # libraries
+    liburing-dev libaio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+    # tests, fuzzers (clang's libFuzzer and sanitizer runtimes), benchmarks
+    libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev fio
+    # tools the scripts use: taskset, getconf, timeout, ps
+    util-linux libc-bin coreutils procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) != ii* ]]; then
+        missing+=("$p")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#packages[@]} packages are installed"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=()
+if [[ $EUID -ne 0 ]]; then
+    if command -v sudo >/dev/null; then
+        sudo=(sudo)
+    else
+        echo "install-deps: missing packages (${missing[*]}) and not root: run 'sudo bash scripts/install-deps.sh'" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+echo "install-deps: done"

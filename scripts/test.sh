@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# ALL TESTS: installs the dependencies, builds a normal (build/) and an ASan+UBSan
+# (build-asan/) tree, runs the URI fuzzer briefly when there is one, then every ctest test in
+# both trees. Exits non-zero on any failure; the last lines are ctest's summary.
+# Usage: sudo bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$SECONDS
+
+step() { echo; echo "== test.sh: $* ($((SECONDS - started)) s)"; }
+
+step "dependencies"
+bash scripts/install-deps.sh
+
+step "build (RelWithDebInfo) in build/"
+bash scripts/build.sh build
+
+step "io_uring check"
+if ! build/tools/uring-support/uring-support; then
+    echo "test.sh: io_uring does not work on this machine, and every reactor needs it" >&2
+    exit 1
+fi
+
+step "build (Debug, ASan+UBSan) in build-asan/"
+bash scripts/build.sh build-asan -DMS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+if [[ -d tests/fuzz && -f scripts/fuzz.sh ]]; then
+    step "fuzzing for 30 s"
+    bash scripts/fuzz.sh 30
+fi
+
+step "tests under ASan+UBSan (build-asan/)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir build-asan --output-on-failure -j2
+
+step "tests (build/)"
+ctest --test-dir build --output-on-failure -j2

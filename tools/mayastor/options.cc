@@ -1,0 +1,249 @@
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <sched.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "core/cpu_list.h"
+#include "core/uri.h"
+
+#ifndef MS_VERSION
+#define MS_VERSION "0.0.0"
+#endif
+
+namespace ms::daemon {
+
+namespace {
+
+constexpr unsigned kMaxBusyPollUs = 1'000'000;
+
+bool is_ip_literal(const std::string& host) {
+    in_addr v4{};
+    in6_addr v6{};
+    return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+bool is_dns_name(std::string_view host) {
+    if (host.empty() || host.size() > 253 || host.front() == '-' || host.front() == '.') {
+        return false;
+    }
+    return std::all_of(host.begin(), host.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '.';
+    });
+}
+
+// Node names are Kubernetes node names: DNS-subdomain-like, at most 253 characters.
+Status check_node_name(std::string_view name) {
+    bool valid = !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '.' || c == '_';
+    });
+    if (!valid) {
+        return errorf(EINVAL, "bad node name '{}' (1-253 characters of letters, digits, '-', '.', '_')",
+                      name);
+    }
+    return ok();
+}
+
+Status check_socket_path(std::string_view path) {
+    if (path.empty()) {
+        return make_error(EINVAL, "the JSON-RPC socket path is empty");
+    }
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+        return errorf(EINVAL, "JSON-RPC socket path '{}' is longer than {} characters", path,
+                      sizeof(sockaddr_un{}.sun_path) - 1);
+    }
+    return ok();
+}
+
+// Every core must be one this process may run on (the affinity mask, which also bounds it by
+// the CPUs that exist); a reactor pinned elsewhere would not be where the user asked.
+Status check_cores_available(const std::vector<int>& cores) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+        return errno_error(errno, "sched_getaffinity");
+    }
+    for (int c : cores) {
+        if (c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed)) {
+            std::string avail;
+            for (int i = 0; i < CPU_SETSIZE; ++i) {
+                if (CPU_ISSET(i, &allowed)) {
+                    avail += (avail.empty() ? "" : ",") + std::to_string(i);
+                }
+            }
+            return errorf(EINVAL, "core {} is not available here (this process may run on cores {})", c,
+                          avail);
+        }
+    }
+    return ok();
+}
+
+std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+        return "mayastor-node";
+    }
+    return buf;
+}
+
+int usage_error(std::string_view message) {
+    std::cerr << "mayastor: error: " << message << "\nRun 'mayastor --help' for the options.\n";
+    return 1;
+}
+
+}  // namespace
+
+std::string Endpoint::to_string() const {
+    if (host.find(':') != std::string::npos) {
+        return fmt::format("[{}]:{}", host, port);
+    }
+    return fmt::format("{}:{}", host, port);
+}
+
+Result<Endpoint> parse_endpoint(std::string_view text, uint16_t default_port, bool allow_names) {
+    std::string what = allow_names ? "host[:port]" : "ip[:port]";
+    if (text.empty() || text.find_first_of("/?#@") != std::string_view::npos) {
+        return errorf(EINVAL, "bad endpoint '{}' (expected {})", text, what);
+    }
+    auto uri = parse_uri("tcp://" + std::string(text));
+    if (!uri && uri.error().message.find("port") != std::string::npos) {
+        return errorf(EINVAL, "bad endpoint '{}': the port must be 1-65535", text);
+    }
+    if (!uri || uri->host.empty() || !uri->path.empty() || !uri->query.empty()) {
+        return errorf(EINVAL, "bad endpoint '{}' (expected {})", text, what);
+    }
+    if (!is_ip_literal(uri->host) && !(allow_names && is_dns_name(uri->host))) {
+        return errorf(EINVAL, "bad endpoint '{}': '{}' is not an IP address", text, uri->host);
+    }
+    return Endpoint{uri->host, uri->port.value_or(default_port)};
+}
+
+CommandLine parse_command_line(int argc, const char* const* argv, std::optional<std::string> env_pod_ip) {
+    CLI::App app{
+        "mayastor: the storage data plane daemon. Creates the devices given with -d on its reactors and\n"
+        "runs until SIGTERM or SIGINT. The gRPC management API is not served yet (a later version)."};
+    app.name("mayastor");
+    app.get_formatter()->column_width(34);
+    app.set_version_flag("-V,--version", "mayastor " MS_VERSION);
+    app.footer(
+        "Device URIs: malloc:///NAME?size_mb=N, null:///NAME?size_mb=N, uring:///PATH, aio:///PATH or a\n"
+        "bare path, bdev:///NAME, error:///NAME?base=NAME; README.md lists every parameter.\n"
+        "Environment: MY_POD_IP (IPv4) is the address a later version puts in the URIs it returns.");
+
+    std::string mask;
+    std::string list;
+    std::string log_level = "info";
+    unsigned busy_poll_us = 0;
+    std::vector<std::string> devices;
+    std::string node_name;
+    std::string grpc = "0.0.0.0:" + std::to_string(kDefaultGrpcPort);
+    std::string json_rpc{kDefaultJsonRpcSocket};
+    std::string store;
+
+    auto* mask_opt = app.add_option("-m,--reactor-mask", mask,
+                                    "Hex mask of the cores to run one reactor each on (default 0x1)")
+                         ->type_name("MASK");
+    auto* list_opt =
+        app.add_option("-l,--cores", list, "Cores to run one reactor each on, e.g. 0,2-3 (instead of -m)")
+            ->type_name("LIST");
+    app.add_option("-L,--log-level", log_level, "Log level")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+        ->type_name("LEVEL")
+        ->capture_default_str();
+    app.add_option("--busy-poll-us", busy_poll_us,
+                   "Keep polling this many microseconds after activity before sleeping in the kernel")
+        ->type_name("N")
+        ->check(CLI::Range(0u, kMaxBusyPollUs))
+        ->capture_default_str();
+    app.add_option("-d,--device", devices, "Create a device from this URI at start (repeatable)")
+        ->type_name("URI")
+        ->allow_extra_args(false);
+    app.add_option("-N,--node-name", node_name, "Name of this node (default: the host name)")
+        ->type_name("NAME");
+    app.add_option("-g,--grpc-endpoint", grpc,
+                   "gRPC endpoint ip[:port], port 10124 by default; validated, not served until the gRPC API "
+                   "exists")
+        ->type_name("IP[:PORT]")
+        ->capture_default_str();
+    app.add_option("-r,--json-rpc-socket", json_rpc,
+                   "JSON-RPC Unix socket; validated, not served until the JSON-RPC API exists")
+        ->type_name("PATH")
+        ->capture_default_str();
+    app.add_option("-p,--store-endpoint", store,
+                   "Store (etcd) endpoint host[:port], port 2379 by default; validated, not used until the "
+                   "store exists")
+        ->type_name("HOST[:PORT]");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return {std::nullopt, 0};
+    } catch (const CLI::CallForVersion& e) {
+        std::cout << e.what() << "\n";
+        return {std::nullopt, 0};
+    } catch (const CLI::ParseError& e) {
+        return {std::nullopt, usage_error(e.what())};
+    }
+
+    DaemonOptions o;
+    if (mask_opt->count() > 0 && list_opt->count() > 0) {
+        return {std::nullopt, usage_error("-m/--reactor-mask and -l/--cores cannot be used together")};
+    }
+    Result<std::vector<int>> cores = std::vector<int>{0};
+    if (mask_opt->count() > 0) {
+        cores = parse_core_mask(mask);
+    } else if (list_opt->count() > 0) {
+        cores = parse_core_list(list);
+    }
+    if (!cores) {
+        return {std::nullopt, usage_error(cores.error().message)};
+    }
+    if (Status s = check_cores_available(*cores); !s) {
+        return {std::nullopt, usage_error(s.error().message)};
+    }
+    o.cores = std::move(*cores);
+    o.log_level = log_level;
+    o.busy_poll = std::chrono::microseconds(busy_poll_us);
+    o.devices = std::move(devices);
+
+    o.node_name = node_name.empty() ? host_name() : node_name;
+    if (Status s = check_node_name(o.node_name); !s) {
+        return {std::nullopt, usage_error(s.error().message)};
+    }
+    auto grpc_ep = parse_endpoint(grpc, kDefaultGrpcPort, false);
+    if (!grpc_ep) {
+        return {std::nullopt, usage_error(fmt::format("-g: {}", grpc_ep.error().message))};
+    }
+    o.grpc_endpoint = *grpc_ep;
+    if (Status s = check_socket_path(json_rpc); !s) {
+        return {std::nullopt, usage_error(fmt::format("-r: {}", s.error().message))};
+    }
+    o.json_rpc_socket = json_rpc;
+    if (!store.empty()) {
+        auto store_ep = parse_endpoint(store, kDefaultStorePort, true);
+        if (!store_ep) {
+            return {std::nullopt, usage_error(fmt::format("-p: {}", store_ep.error().message))};
+        }
+        o.store_endpoint = *store_ep;
+    }
+    if (env_pod_ip) {
+        in_addr addr{};
+        if (inet_pton(AF_INET, env_pod_ip->c_str(), &addr) != 1) {
+            return {std::nullopt,
+                    usage_error(fmt::format("MY_POD_IP='{}' is not an IPv4 address", *env_pod_ip))};
+        }
+        o.pod_ip = *env_pod_ip;
+    }
+    return {std::move(o), 0};
+}
+
+}  // namespace ms::daemon

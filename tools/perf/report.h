@@ -1,0 +1,21 @@
+// mayastor-perf's output: a table for people, JSON for scripts. Per job (core x device) and
+// in total: IOPS, MiB/s, mean and p99 latency.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "perf/job.h"
+
+namespace ms::perf {
+
+struct JobReport {
+    int cpu;  // the CPU the job's reactor ran on (-1: not pinned)
+    std::string device;
+    const JobResult* result;
+};
+
+std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jobs);
+std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs);
+
+}  // namespace ms::perf
