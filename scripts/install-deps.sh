@@ -9,8 +9,9 @@ packages=(
     build-essential g++ cmake ninja-build pkg-config
     # libraries
     liburing-dev libaio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-    # tests, fuzzers (clang's libFuzzer and sanitizer runtimes), benchmarks
-    libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev fio
+    # tests; fuzzers (clang 19 and its libFuzzer/sanitizer runtimes: clang 14 cannot compile
+    # std::expected with libstdc++ 12); benchmarks
+    libgtest-dev libgmock-dev libbenchmark-dev clang-19 libclang-rt-19-dev fio
     # tools the scripts use: taskset, getconf, timeout, ps
     util-linux libc-bin coreutils procps
 )

@@ -174,11 +174,11 @@ class AioDevice final : public BlockDevice {
         for (const auto& v : iov) {
             total += v.iov_len;
         }
-        long res = co_await one(aio, write, offset, iov);
+        long res = co_await one(aio, write, offset, iov_batch(iov));
         std::size_t done = res > 0 ? static_cast<std::size_t>(res) : 0;
         while (res > 0 && done < total) {
             std::vector<iovec> tail = iov_tail(iov, done);
-            res = co_await one(aio, write, offset + done, tail);
+            res = co_await one(aio, write, offset + done, iov_batch(tail));
             done += res > 0 ? static_cast<std::size_t>(res) : 0;
         }
         if (res < 0) {

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <utility>
 #include <vector>
 
@@ -137,6 +139,10 @@ Status BackingFile::zero_blocks(uint64_t offset, uint64_t length) {
         return errno_error(errno, fmt::format("zero-out on '{}'", path));
     }
     return ok();
+}
+
+std::span<const iovec> iov_batch(std::span<const iovec> iov) {
+    return iov.first(std::min<std::size_t>(iov.size(), IOV_MAX));
 }
 
 std::vector<iovec> iov_tail(std::span<const iovec> iov, std::size_t done) {

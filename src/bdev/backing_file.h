@@ -38,5 +38,8 @@ struct BackingFile {
 
 // Resubmits the unfinished tail of a short vectored transfer: the iovecs past `done` bytes.
 std::vector<iovec> iov_tail(std::span<const iovec> iov, std::size_t done);
+// The first IOV_MAX iovecs of `iov`: the most one system call or io_uring operation takes. The
+// rest of a longer list follows like the tail of a short transfer.
+std::span<const iovec> iov_batch(std::span<const iovec> iov);
 
 }  // namespace ms

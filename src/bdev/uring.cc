@@ -56,12 +56,13 @@ class UringDevice final : public BlockDevice {
         for (const auto& v : iov) {
             total += v.iov_len;
         }
-        int res = co_await one(write, _file.fd, offset, iov);
+        int res = co_await one(write, _file.fd, offset, iov_batch(iov));
         std::size_t done = res > 0 ? static_cast<std::size_t>(res) : 0;
-        // Short transfers are rare (signals, end of a growing file): finish the tail.
+        // Short transfers are rare (signals, end of a growing file), and lists longer than
+        // IOV_MAX go in batches: either way, finish the tail.
         while (res > 0 && done < total) {
             std::vector<iovec> tail = iov_tail(iov, done);
-            res = co_await one(write, _file.fd, offset + done, tail);
+            res = co_await one(write, _file.fd, offset + done, iov_batch(tail));
             done += res > 0 ? static_cast<std::size_t>(res) : 0;
         }
         if (res < 0) {

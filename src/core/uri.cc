@@ -94,6 +94,11 @@ Result<Uri> parse_uri(std::string_view text) {
             return errorf(EINVAL, "URI '{}' has an unterminated IPv6 address", text);
         }
         host = authority.substr(1, close - 1);
+        // Only an IPv6 address may be bracketed: to_string() brackets a host with a ':' only.
+        if (host.find(':') == std::string_view::npos ||
+            host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+            return errorf(EINVAL, "URI '{}' has an invalid IPv6 address '{}'", text, host);
+        }
         std::string_view after = authority.substr(close + 1);
         if (!after.empty()) {
             if (after.front() != ':') {

@@ -5,7 +5,13 @@
 namespace ms {
 
 Uuid Uuid::generate() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
+    // Seeded with 256 bits: a single random_device word would allow only 2^32 sequences, and
+    // two threads or processes drawing the same seed would generate the same UUIDs.
+    thread_local std::mt19937_64 rng = [] {
+        std::random_device rd;
+        std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+        return std::mt19937_64(seq);
+    }();
     std::array<uint8_t, 16> b;
     uint64_t hi = rng();
     uint64_t lo = rng();

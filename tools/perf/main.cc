@@ -153,7 +153,9 @@ int run(const Options& o) {
     auto cleanup = [&] {
         jobs.clear();
         descs.clear();
-        for (auto& dev : devices) {
+        // Newest first: a device may hold (claim) one created before it.
+        for (auto it = devices.rbegin(); it != devices.rend(); ++it) {
+            auto& dev = *it;
             std::string name = dev->name();
             dev.reset();
             Status s = run_on(first, [&name] { return destroy_device(name); });
@@ -243,7 +245,8 @@ int main(int argc, char** argv) {
     app.add_option("-u,--uri", o.uris,
                    "device URI, repeatable: malloc:///m0?size_mb=1024, null:///n0?size_mb=1024, uring:///path, "
                    "aio:///path, ...")
-        ->required();
+        ->required()
+        ->allow_extra_args(false);
     app.add_option("-w,--workload", o.workload, "randread, randwrite, read, write or rw")
         ->capture_default_str();
     auto* m_opt = app.add_option("-M,--rw-mix-read", o.read_percent, "percentage of reads for -w rw")

@@ -25,7 +25,9 @@ class AioTest : public ::testing::TestWithParam<std::tuple<Backing, uint32_t>> {
     std::unique_ptr<FileTarget> _target;
 };
 
-TEST_P(AioTest, Geometry) { check_file_geometry(_rt, "aio", *_target, bs(), kSize, "AIO disk"); }
+TEST_P(AioTest, Geometry) {
+    check_file_geometry(_rt, "aio", *_target, bs(), kSize, "AIO disk");
+}
 
 TEST_P(AioTest, DataRoundTrips) {
     with_device(_rt, uri(), [&](Descriptor& d) { check_round_trips(_rt, d, 100 + bs()); });
@@ -46,10 +48,12 @@ TEST_P(AioTest, UnmapAndWriteZeroesReadBackZeros) {
 }
 
 TEST_P(AioTest, ManyConcurrentRequests) {
-    with_device(_rt, uri(), [&](Descriptor& d) { check_many_concurrent(_rt, d, 1024); });
+    with_device(_rt, uri(), [&](Descriptor& d) { check_many_concurrent(_rt, d, 512); });
 }
 
-TEST_P(AioTest, DataPersistsAcrossDestroyAndCreate) { check_persists(_rt, "aio", *_target, bs()); }
+TEST_P(AioTest, DataPersistsAcrossDestroyAndCreate) {
+    check_persists(_rt, "aio", *_target, bs());
+}
 
 INSTANTIATE_TEST_SUITE_P(Targets, AioTest,
                          ::testing::Combine(::testing::Values(Backing::DiskFile, Backing::ShmFile,
@@ -63,6 +67,11 @@ INSTANTIATE_TEST_SUITE_P(Targets, AioTest,
 TEST(Aio, BadUrisFailCleanly) {
     Runtime rt({});
     check_file_uri_errors(rt, "aio");
+}
+
+TEST(Aio, ReadsOfAShrunkFileFailWithEio) {
+    Runtime rt({});
+    check_shrunk_file_reads_fail(rt, "aio");
 }
 
 TEST(Aio, BlockSizeBelowLoopDeviceLogicalBlockIsRejected) {

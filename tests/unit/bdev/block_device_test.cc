@@ -175,8 +175,10 @@ TEST(BlockDevice, StatsAddUpAcrossCores) {
         std::thread t1([&] { work(1, 7, 3, 8192); });
         t0.join();
         t1.join();
-        ASSERT_TRUE(is_ok(run_on(rt.reactor(1), [&]() -> Task<Status> { co_return co_await d->unmap(0, 1 << 20); })));
-        ASSERT_TRUE(is_ok(run_on(rt.reactor(0), [&]() -> Task<Status> { co_return co_await d->unmap(0, 4096); })));
+        ASSERT_TRUE(
+            is_ok(run_on(rt.reactor(1), [&]() -> Task<Status> { co_return co_await d->unmap(0, 1 << 20); })));
+        ASSERT_TRUE(
+            is_ok(run_on(rt.reactor(0), [&]() -> Task<Status> { co_return co_await d->unmap(0, 4096); })));
         // A request the descriptor rejects never reaches the device, so it is no device error.
         EXPECT_FALSE(write(rt, *d, 1, random_bytes(512, 1)).has_value());
         IoStats s = (*dev)->stats();

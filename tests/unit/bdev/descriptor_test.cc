@@ -45,14 +45,17 @@ TEST_F(DescriptorTest, TranslatesBytesToBlocks) {
         ASSERT_TRUE(is_ok(reset(_rt, *_d)));
         auto buf = _d->dma_malloc(2 * bs);
         ASSERT_TRUE(is_ok(buf));
-        ASSERT_TRUE(is_ok(run_on(_rt.reactor(0), [&]() -> Task<Status> { co_return co_await _d->read_at(5 * bs, *buf); })));
-        ASSERT_TRUE(is_ok(run_on(_rt.reactor(0), [&]() -> Task<Status> { co_return co_await _d->write_at(8 * bs, *buf); })));
+        ASSERT_TRUE(is_ok(
+            run_on(_rt.reactor(0), [&]() -> Task<Status> { co_return co_await _d->read_at(5 * bs, *buf); })));
+        ASSERT_TRUE(is_ok(run_on(_rt.reactor(0),
+                                 [&]() -> Task<Status> { co_return co_await _d->write_at(8 * bs, *buf); })));
         iovec v = buf->iov();
         ASSERT_TRUE(is_ok(submit(_rt, *_d, IoRequest{IoType::Write, 11, 2, {&v, 1}})));
 
         auto seen = dev->seen();
         ASSERT_EQ(seen.size(), 10u);
-        auto expect = [&](std::size_t i, IoType t, uint64_t off, uint64_t n, std::size_t iovcnt, uint64_t bytes) {
+        auto expect = [&](std::size_t i, IoType t, uint64_t off, uint64_t n, std::size_t iovcnt,
+                          uint64_t bytes) {
             SCOPED_TRACE("request " + std::to_string(i));
             EXPECT_EQ(seen[i].type, t);
             EXPECT_EQ(seen[i].offset_blocks, off);
@@ -101,13 +104,16 @@ TEST_F(DescriptorTest, BadRequestsNeverReachTheDevice) {
         iovec one = aligned->iov();
         EXPECT_TRUE(fails_with(submit(_rt, *_d, IoRequest{IoType::Read, kMax, 1, {&one, 1}}), ERANGE));
         EXPECT_TRUE(fails_with(submit(_rt, *_d, IoRequest{IoType::Read, 255, kMax, {&one, 1}}), ERANGE));
-        EXPECT_TRUE(fails_with(submit(_rt, *_d, IoRequest{IoType::Write, 0, 2, {&one, 1}}), EINVAL, {"buffers"}));
-        std::vector<iovec> wraps = {iovec{aligned->data(), SIZE_MAX - bs + 1}, iovec{aligned->data(), 2 * bs}};
+        EXPECT_TRUE(
+            fails_with(submit(_rt, *_d, IoRequest{IoType::Write, 0, 2, {&one, 1}}), EINVAL, {"buffers"}));
+        std::vector<iovec> wraps = {iovec{aligned->data(), SIZE_MAX - bs + 1},
+                                    iovec{aligned->data(), 2 * bs}};
         EXPECT_TRUE(fails_with(submit(_rt, *_d, IoRequest{IoType::Write, 0, 1, wraps}), EINVAL));
         EXPECT_TRUE(fails_with(writev_raw(_rt, *_d, 0, wraps), EINVAL));
         EXPECT_TRUE(fails_with(readv_raw(_rt, *_d, 0, wraps), EINVAL));
         std::vector<iovec> three_wraps = {iovec{aligned->data(), SIZE_MAX / 2 + 1},
-                                          iovec{aligned->data(), SIZE_MAX / 2 + 1}, iovec{aligned->data(), bs}};
+                                          iovec{aligned->data(), SIZE_MAX / 2 + 1},
+                                          iovec{aligned->data(), bs}};
         EXPECT_TRUE(fails_with(writev_raw(_rt, *_d, 0, three_wraps), EINVAL));
         if (align > 1) {
             auto buf = _d->dma_malloc(2 * bs);
@@ -115,7 +121,8 @@ TEST_F(DescriptorTest, BadRequestsNeverReachTheDevice) {
             EXPECT_GE(buf->alignment(), align);
             EXPECT_TRUE(fails_with(writev_raw(_rt, *_d, 0, {iovec{buf->data() + align / 2, bs}}), EINVAL,
                                    {"aligned to " + std::to_string(align)}));
-            std::vector<iovec> split = {iovec{buf->data(), align / 2}, iovec{buf->data() + align, bs - align / 2}};
+            std::vector<iovec> split = {iovec{buf->data(), align / 2},
+                                        iovec{buf->data() + align, bs - align / 2}};
             EXPECT_TRUE(fails_with(readv_raw(_rt, *_d, 0, split), EINVAL, {"aligned"}));
         } else {
             // No alignment needed: odd splits and addresses are fine.
@@ -161,7 +168,8 @@ TEST_F(DescriptorTest, ReadOnlyRefusesEveryWrite) {
 TEST_F(DescriptorTest, DmaMallocIsAlignedAndZeroed) {
     for (uint32_t align : {1u, 512u, 4096u, 8192u}) {
         auto dev = make(Geometry{.block_size = 512, .num_blocks = 64, .buf_align = align});
-        for (std::size_t size : {std::size_t{1}, std::size_t{512}, std::size_t{12345}, std::size_t{1} << 20}) {
+        for (std::size_t size :
+             {std::size_t{1}, std::size_t{512}, std::size_t{12345}, std::size_t{1} << 20}) {
             auto buf = _d->dma_malloc(size);
             ASSERT_TRUE(is_ok(buf));
             EXPECT_EQ(buf->size(), size);
@@ -177,8 +185,8 @@ TEST_F(DescriptorTest, DmaMallocIsAlignedAndZeroed) {
 
 // Writes random extents of its own region and reads each back at once, `rounds` times, keeping
 // a model of the region. Returns the number of mismatches or failures.
-Task<int> hammer(Descriptor& d, uint64_t first_block, uint64_t blocks, uint64_t seed, std::vector<uint8_t>* model,
-                 int rounds) {
+Task<int> hammer(Descriptor& d, uint64_t first_block, uint64_t blocks, uint64_t seed,
+                 std::vector<uint8_t>* model, int rounds) {
     const uint64_t bs = d.block_size();
     std::mt19937_64 rng(seed);
     int bad = 0;
@@ -208,8 +216,9 @@ TEST(DescriptorMultiCore, OneDescriptorFromTwoReactors) {
     // A fresh (zeroed) file for each device, as the models start from zeros.
     make_file(dir.file("uring.img"), 4 << 20);
     make_file(dir.file("aio.img"), 4 << 20);
-    for (std::string uri : {std::string("malloc:///mc?size_mb=4"), "uring://" + dir.file("uring.img") + "?blk_size=4096",
-                            "aio://" + dir.file("aio.img"), std::string("error:///mc-err?base=mc")}) {
+    for (std::string uri :
+         {std::string("malloc:///mc?size_mb=4"), "uring://" + dir.file("uring.img") + "?blk_size=4096",
+          "aio://" + dir.file("aio.img"), std::string("error:///mc-err?base=mc")}) {
         SCOPED_TRACE(uri);
         std::shared_ptr<BlockDevice> base;
         if (uri.starts_with("error")) {
@@ -220,7 +229,7 @@ TEST(DescriptorMultiCore, OneDescriptorFromTwoReactors) {
         with_device(rt, uri, [&](Descriptor& d) {
             const uint64_t bs = d.block_size();
             const uint64_t half = d.size_bytes() / bs / 2;
-            constexpr int kRounds = 150;
+            constexpr int kRounds = 100;
             std::vector<std::vector<uint8_t>> models(2, std::vector<uint8_t>(half * bs, 0));
             int bad[2] = {-1, -1};
             std::vector<std::thread> threads;

@@ -18,7 +18,8 @@ void expect_create_fails(Runtime& rt, const std::string& uri, int code, std::vec
 
 TEST(DeviceFactory, UnknownSchemeNamesItAndTheKnownOnes) {
     Runtime rt({});
-    expect_create_fails(rt, "nosuch:///d0?size_mb=1", EINVAL, {"unknown URI scheme 'nosuch'", "malloc", "uring"});
+    expect_create_fails(rt, "nosuch:///d0?size_mb=1", EINVAL,
+                        {"unknown URI scheme 'nosuch'", "malloc", "uring"});
     expect_create_fails(rt, "MALLOCX:///d0", EINVAL, {"'mallocx'"});
     EXPECT_TRUE(fails_with(destroy(rt, "nosuch:///d0"), EINVAL, {"nosuch"}));
 }
@@ -49,24 +50,29 @@ TEST_P(MemoryUriTest, BadParametersFailCleanly) {
     const std::string s = GetParam();
     expect_create_fails(_rt, s + ":///bad", EINVAL, {"exactly one of size_mb and num_blocks"});
     expect_create_fails(_rt, s + ":///bad?blk_size=512", EINVAL, {"exactly one of size_mb and num_blocks"});
-    expect_create_fails(_rt, s + ":///bad?size_mb=8&num_blocks=16", EINVAL, {"exactly one of size_mb and num_blocks"});
+    expect_create_fails(_rt, s + ":///bad?size_mb=8&num_blocks=16", EINVAL,
+                        {"exactly one of size_mb and num_blocks"});
     expect_create_fails(_rt, s + ":///bad?size_mb=0", EINVAL, {"size_mb=0"});
     expect_create_fails(_rt, s + ":///bad?num_blocks=0", EINVAL, {"num_blocks=0"});
     expect_create_fails(_rt, s + ":///bad?size_mb=16777217", EINVAL, {"size_mb=16777217", "out of range"});
     expect_create_fails(_rt, s + ":///bad?num_blocks=34359738369", EINVAL, {"num_blocks", "out of range"});
     expect_create_fails(_rt, s + ":///bad?size_mb=18446744073709551615", EINVAL, {"out of range"});
-    expect_create_fails(_rt, s + ":///bad?size_mb=18446744073709551616", EINVAL, {"size_mb", "not a valid number"});
+    expect_create_fails(_rt, s + ":///bad?size_mb=18446744073709551616", EINVAL,
+                        {"size_mb", "not a valid number"});
     expect_create_fails(_rt, s + ":///bad?size_mb=-1", EINVAL, {"size_mb", "not a valid number"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8MB", EINVAL, {"size_mb", "8MB"});
     expect_create_fails(_rt, s + ":///bad?size_mb=", EINVAL, {"size_mb"});
-    expect_create_fails(_rt, s + ":///bad?size_mb=8&blk_size=1000", EINVAL, {"blk_size must be 512 or 4096", "1000"});
+    expect_create_fails(_rt, s + ":///bad?size_mb=8&blk_size=1000", EINVAL,
+                        {"blk_size must be 512 or 4096", "1000"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&blk_size=0", EINVAL, {"blk_size"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&blk_size=8192", EINVAL, {"blk_size"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&uuid=xyz", EINVAL, {"uuid", "xyz"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&uuid=0b5a7c3e1d2f4a6b8c9d0e1f2a3b4c5d", EINVAL, {"uuid"});
-    expect_create_fails(_rt, s + ":///bad?size_mb=8&uuid=0b5a7c3e-1d2f-4a6b-8c9d-0e1f2a3b4c5g", EINVAL, {"uuid"});
+    expect_create_fails(_rt, s + ":///bad?size_mb=8&uuid=0b5a7c3e-1d2f-4a6b-8c9d-0e1f2a3b4c5g", EINVAL,
+                        {"uuid"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&size_mb=8", EINVAL, {"size_mb", "more than once"});
-    expect_create_fails(_rt, s + ":///bad?size_mb=8&blk_size=512&blk_size=512", EINVAL, {"blk_size", "more than once"});
+    expect_create_fails(_rt, s + ":///bad?size_mb=8&blk_size=512&blk_size=512", EINVAL,
+                        {"blk_size", "more than once"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&colour=red", EINVAL, {"unknown parameter 'colour'"});
     expect_create_fails(_rt, s + ":///bad?size_mb=8&Size_MB=8", EINVAL, {"unknown parameter 'Size_MB'"});
     // No name, or a host where none belongs.
@@ -215,7 +221,8 @@ TEST(DeviceFactory, SameNameTwiceIsEexistAndLeavesTheFirstAlone) {
     const Uuid uuid = (*first)->uuid();
     const std::string uri = (*first)->uri();
 
-    for (std::string again : {"malloc:///dup?size_mb=4", "malloc:///dup?size_mb=2", "null:///dup?num_blocks=8"}) {
+    for (std::string again :
+         {"malloc:///dup?size_mb=4", "malloc:///dup?size_mb=2", "null:///dup?num_blocks=8"}) {
         SCOPED_TRACE(again);
         EXPECT_TRUE(fails_with(create(rt, again), EEXIST, {"dup"}));
         auto now = DeviceRegistry::instance().lookup("dup");
@@ -251,8 +258,9 @@ TEST(DeviceFactory, UuidParameterIsTheDeviceUuidAndUriReportsIt) {
     TempDir dir;
     std::string file = dir.file("u.img");
     make_file(file, 1 << 20);
-    for (std::string uri : {"malloc:///withuuid?size_mb=1&uuid=" + uuid, "null:///withuuid?size_mb=1&uuid=" + uuid,
-                            "uring://" + file + "?uuid=" + uuid, "aio://" + file + "?uuid=" + uuid}) {
+    for (std::string uri :
+         {"malloc:///withuuid?size_mb=1&uuid=" + uuid, "null:///withuuid?size_mb=1&uuid=" + uuid,
+          "uring://" + file + "?uuid=" + uuid, "aio://" + file + "?uuid=" + uuid}) {
         SCOPED_TRACE(uri);
         auto dev = create(rt, uri);
         ASSERT_TRUE(is_ok(dev));
@@ -276,9 +284,9 @@ TEST(DeviceFactory, ReportedUriRecreatesTheDevice) {
     TempDir dir;
     std::string file = dir.file("r.img");
     make_file(file, 1 << 20);
-    for (std::string uri : {std::string("malloc:///again?num_blocks=77&blk_size=4096"),
-                            std::string("null:///again?size_mb=3"), "uring://" + file + "?blk_size=4096",
-                            "aio://" + file}) {
+    for (std::string uri :
+         {std::string("malloc:///again?num_blocks=77&blk_size=4096"), std::string("null:///again?size_mb=3"),
+          "uring://" + file + "?blk_size=4096", "aio://" + file}) {
         SCOPED_TRACE(uri);
         auto dev = create(rt, uri);
         ASSERT_TRUE(is_ok(dev));

@@ -8,7 +8,7 @@
 namespace ms::test {
 namespace {
 
-constexpr uint64_t kBlocks = 1024;
+constexpr uint64_t kBlocks = 2048;
 
 // A malloc base "ebase" under an error device "err" made from `params`; a read-only view of
 // the base to see what really reached it.
@@ -16,8 +16,8 @@ class ErrorDeviceTest : public ::testing::Test {
    protected:
     void make(const std::string& params, uint32_t bs = 512) {
         _bs = bs;
-        auto base = create(_rt, "malloc:///ebase?num_blocks=" + std::to_string(kBlocks) + "&blk_size=" +
-                                    std::to_string(bs));
+        auto base = create(
+            _rt, "malloc:///ebase?num_blocks=" + std::to_string(kBlocks) + "&blk_size=" + std::to_string(bs));
         ASSERT_TRUE(is_ok(base));
         _base = *base;
         auto base_ro = Descriptor::open(_base, OpenMode::ReadOnly);
@@ -88,7 +88,7 @@ TEST_F(ErrorDeviceTest, PassesEverythingThroughWithoutRules) {
 TEST_F(ErrorDeviceTest, OverAFileDevice) {
     TempDir dir;
     std::string file = dir.file("base.img");
-    make_file(file, 4 << 20);
+    make_file(file, 8 << 20);
     auto base = create(_rt, "uring://" + file + "?blk_size=4096");
     ASSERT_TRUE(is_ok(base));
     with_device(_rt, "error:///efile?base=" + file, [&](Descriptor& d) {
@@ -121,7 +121,8 @@ TEST_F(ErrorDeviceTest, EachTypeCanBeFailedAlone) {
     ASSERT_NO_FATAL_FAILURE(make(""));
     auto data = random_bytes(8 * _bs, 2);
     ASSERT_TRUE(is_ok(write(_rt, *_d, 0, data)));
-    for (IoType t : {IoType::Read, IoType::Write, IoType::Flush, IoType::Unmap, IoType::WriteZeroes, IoType::Reset}) {
+    for (IoType t :
+         {IoType::Read, IoType::Write, IoType::Flush, IoType::Unmap, IoType::WriteZeroes, IoType::Reset}) {
         SCOPED_TRACE(std::string(to_string(t)));
         _dev->clear();
         _dev->inject(ErrorInjection{.types = io_type_bit(t)});
@@ -175,9 +176,9 @@ TEST_F(ErrorDeviceTest, FailsOnlyInsideTheBlockRange) {
         bool fails;
     };
     const Case cases[] = {
-        {9, 1, false},   {15, 1, false},  {0, 10, false},   {15, 100, false}, {5, 5, false},
-        {9, 2, true},    {14, 2, true},   {10, 5, true},    {12, 1, true},    {0, kBlocks, true},
-        {10, 1, true},   {14, 1, true},   {0, 11, true},
+        {9, 1, false}, {15, 1, false}, {0, 10, false}, {15, 100, false}, {5, 5, false},
+        {9, 2, true},  {14, 2, true},  {10, 5, true},  {12, 1, true},    {0, kBlocks, true},
+        {10, 1, true}, {14, 1, true},  {0, 11, true},
     };
     std::vector<uint8_t> model(kBlocks * _bs, 0);
     uint64_t seed = 20;
@@ -378,7 +379,8 @@ TEST(ErrorDevice, BadUrisFailCleanlyAndLeaveTheBaseUnclaimed) {
 
 TEST(ErrorDevice, ParseIoTypes) {
     EXPECT_EQ(parse_io_types("read").value_or(0), io_type_bit(IoType::Read));
-    EXPECT_EQ(parse_io_types("write,flush").value_or(0), io_type_bit(IoType::Write) | io_type_bit(IoType::Flush));
+    EXPECT_EQ(parse_io_types("write,flush").value_or(0),
+              io_type_bit(IoType::Write) | io_type_bit(IoType::Flush));
     EXPECT_EQ(parse_io_types("unmap,write_zeroes,reset").value_or(0),
               io_type_bit(IoType::Unmap) | io_type_bit(IoType::WriteZeroes) | io_type_bit(IoType::Reset));
     EXPECT_EQ(parse_io_types("all").value_or(0), (1u << kIoTypeCount) - 1);

@@ -17,7 +17,7 @@ class LoopbackTest : public ::testing::TestWithParam<std::tuple<std::string, uin
 
 TEST_P(LoopbackTest, IsTheSameDevice) {
     const auto& [scheme, bs] = GetParam();
-    auto base = create(_rt, "malloc:///lbase?size_mb=4&blk_size=" + std::to_string(bs));
+    auto base = create(_rt, "malloc:///lbase?size_mb=8&blk_size=" + std::to_string(bs));
     ASSERT_TRUE(is_ok(base));
     const auto before = registry_names();
     auto same = create(_rt, scheme + ":///lbase");
@@ -47,7 +47,8 @@ TEST_P(LoopbackTest, IsTheSameDevice) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Schemes, LoopbackTest,
-                         ::testing::Combine(::testing::Values("bdev", "loopback"), ::testing::Values(512u, 4096u)),
+                         ::testing::Combine(::testing::Values("bdev", "loopback"),
+                                            ::testing::Values(512u, 4096u)),
                          [](const auto& info) {
                              return std::get<0>(info.param) + "_bs" + std::to_string(std::get<1>(info.param));
                          });

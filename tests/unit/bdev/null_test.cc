@@ -54,8 +54,10 @@ TEST(Null, EveryOperationSucceedsAndReadsLeaveTheBufferAlone) {
             auto buf = d.dma_malloc(16 * bs);
             ASSERT_TRUE(is_ok(buf));
             buf->fill(0xa5);
-            EXPECT_TRUE(is_ok(run_on(rt.reactor(0), [&]() -> Task<Status> { co_return co_await d.read_at(0, *buf); })));
-            EXPECT_TRUE(std::all_of(buf->span().begin(), buf->span().end(), [](uint8_t b) { return b == 0xa5; }));
+            EXPECT_TRUE(is_ok(
+                run_on(rt.reactor(0), [&]() -> Task<Status> { co_return co_await d.read_at(0, *buf); })));
+            EXPECT_TRUE(
+                std::all_of(buf->span().begin(), buf->span().end(), [](uint8_t b) { return b == 0xa5; }));
             EXPECT_TRUE(is_ok(unmap(rt, d, 0, size)));
             EXPECT_TRUE(is_ok(write_zeroes(rt, d, bs, 2 * bs)));
             EXPECT_TRUE(is_ok(flush(rt, d)));

@@ -25,7 +25,9 @@ class UringTest : public ::testing::TestWithParam<std::tuple<Backing, uint32_t>>
     std::unique_ptr<FileTarget> _target;
 };
 
-TEST_P(UringTest, Geometry) { check_file_geometry(_rt, "uring", *_target, bs(), kSize, "io_uring disk"); }
+TEST_P(UringTest, Geometry) {
+    check_file_geometry(_rt, "uring", *_target, bs(), kSize, "io_uring disk");
+}
 
 TEST_P(UringTest, DataRoundTrips) {
     with_device(_rt, uri(), [&](Descriptor& d) { check_round_trips(_rt, d, 100 + bs()); });
@@ -46,10 +48,12 @@ TEST_P(UringTest, UnmapAndWriteZeroesReadBackZeros) {
 }
 
 TEST_P(UringTest, ManyConcurrentRequests) {
-    with_device(_rt, uri(), [&](Descriptor& d) { check_many_concurrent(_rt, d, 1024); });
+    with_device(_rt, uri(), [&](Descriptor& d) { check_many_concurrent(_rt, d, 512); });
 }
 
-TEST_P(UringTest, DataPersistsAcrossDestroyAndCreate) { check_persists(_rt, "uring", *_target, bs()); }
+TEST_P(UringTest, DataPersistsAcrossDestroyAndCreate) {
+    check_persists(_rt, "uring", *_target, bs());
+}
 
 INSTANTIATE_TEST_SUITE_P(Targets, UringTest,
                          ::testing::Combine(::testing::Values(Backing::DiskFile, Backing::ShmFile,
@@ -63,6 +67,11 @@ INSTANTIATE_TEST_SUITE_P(Targets, UringTest,
 TEST(Uring, BadUrisFailCleanly) {
     Runtime rt({});
     check_file_uri_errors(rt, "uring");
+}
+
+TEST(Uring, ReadsOfAShrunkFileFailWithEio) {
+    Runtime rt({});
+    check_shrunk_file_reads_fail(rt, "uring");
 }
 
 TEST(Uring, BlockSizeBelowLoopDeviceLogicalBlockIsRejected) {

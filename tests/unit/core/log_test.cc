@@ -22,7 +22,8 @@ TEST(Log, RejectsUnknownLevels) {
         auto s = log::set_level(level);
         ASSERT_FALSE(s.has_value()) << "'" << level << "' accepted";
         EXPECT_EQ(s.error().code, EINVAL);
-        EXPECT_NE(s.error().message.find(std::string("'") + level + "'"), std::string::npos) << s.error().message;
+        EXPECT_NE(s.error().message.find(std::string("'") + level + "'"), std::string::npos)
+            << s.error().message;
     }
     EXPECT_EQ(spdlog::get_level(), spdlog::level::info) << "a rejected level leaves the level unchanged";
 }

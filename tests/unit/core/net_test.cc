@@ -29,7 +29,9 @@ namespace {
 using namespace std::chrono_literals;
 using test::Clock;
 
-std::span<const uint8_t> bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+std::span<const uint8_t> bytes(std::string_view s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
 
 std::vector<uint8_t> random_bytes(std::size_t n, unsigned seed) {
     std::mt19937 rng(seed);
@@ -195,7 +197,8 @@ TEST(Net, ManyConcurrentConnections) {
 
 // Client sends `data` with send_all while the server receives it with recv_exact, then the
 // server sends it back with sendv_all over `chunks` and the client receives it.
-Status transfer_both_ways(Runtime& rt, const std::vector<uint8_t>& data, const std::vector<std::size_t>& chunks) {
+Status transfer_both_ways(Runtime& rt, const std::vector<uint8_t>& data,
+                          const std::vector<std::size_t>& chunks) {
     return run_on(rt.reactor(0), [&]() -> Task<Status> {
         auto l = Listener::listen_tcp("127.0.0.1", 0);
         if (!l) {
@@ -366,7 +369,8 @@ TEST(Net, ListenRejectsBadAddressesAndPortsInUse) {
 
 std::string temp_socket_path(const char* name) {
     const char* dir = std::getenv("TMPDIR");
-    return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." + std::to_string(::getpid()) + ".sock";
+    return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." + std::to_string(::getpid()) +
+           ".sock";
 }
 
 TEST(Net, UnixSocketEcho) {
@@ -519,7 +523,7 @@ TEST(Net, SocketMoveAndClose) {
     d = std::move(c);
     EXPECT_EQ(d.fd(), fds[0]);
     EXPECT_FALSE(c.valid());  // NOLINT(bugprone-use-after-move)
-    d = std::move(b);  // closes fds[0]
+    d = std::move(b);         // closes fds[0]
     EXPECT_EQ(d.fd(), fds[1]);
     EXPECT_EQ(::fcntl(fds[0], F_GETFD), -1) << "the replaced socket must be closed";
     d.close();

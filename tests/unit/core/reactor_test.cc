@@ -45,13 +45,15 @@ Task<SleepResult> timed_sleep(std::chrono::nanoseconds d) {
     co_return SleepResult{completed, Clock::now() - t0};
 }
 
-TEST(Reactor, CurrentIsNullOffReactor) { EXPECT_EQ(Reactor::current(), nullptr); }
+TEST(Reactor, CurrentIsNullOffReactor) {
+    EXPECT_EQ(Reactor::current(), nullptr);
+}
 
 TEST(Reactor, SleepForHonoursTheDuration) {
     Runtime rt({});
-    for (std::chrono::nanoseconds d : {std::chrono::nanoseconds(100us), std::chrono::nanoseconds(1ms),
-                                       std::chrono::nanoseconds(10ms), std::chrono::nanoseconds(50ms),
-                                       std::chrono::nanoseconds(1100ms)}) {
+    for (std::chrono::nanoseconds d :
+         {std::chrono::nanoseconds(100us), std::chrono::nanoseconds(1ms), std::chrono::nanoseconds(10ms),
+          std::chrono::nanoseconds(50ms), std::chrono::nanoseconds(1100ms)}) {
         SleepResult r = run_on(rt.reactor(0), [d] { return timed_sleep(d); });
         EXPECT_TRUE(r.completed) << d.count() << " ns";
         EXPECT_GE(r.elapsed, d) << "woke early";
@@ -128,7 +130,9 @@ struct Where {
     std::thread::id thread;
 };
 
-Where here() { return Where{Reactor::current()->id(), std::this_thread::get_id()}; }
+Where here() {
+    return Where{Reactor::current()->id(), std::this_thread::get_id()};
+}
 
 TEST(Reactor, SwitchToRunsOnTheTargetReactorThread) {
     Runtime rt(test::runtime_options(test::two_cpus()));
@@ -173,6 +177,36 @@ TEST(Reactor, ManySwitchesBackAndForth) {
             Reactor& target = i % 2 == 0 ? r1 : r0;
             co_await switch_to(target);
             if (Reactor::current() != &target) {
+                ++wrong;
+            }
+        }
+        co_await switch_to(r0);
+        co_return wrong;
+    });
+    EXPECT_EQ(wrong, 0);
+}
+
+Task<unsigned> hop_to(Reactor* target) {
+    co_await switch_to(*target);
+    co_return Reactor::current()->id();
+}
+
+// The awaited task finishes on another reactor's thread, possibly while its awaiter is still
+// suspending on this one: the awaiter must be resumed exactly once, on the other reactor.
+TEST(Reactor, AwaitedTaskFinishingOnAnotherReactorResumesTheAwaiterThere) {
+    Runtime rt(test::runtime_options(test::two_cpus()));
+    Reactor& r0 = rt.reactor(0);
+    Reactor& r1 = rt.reactor(1);
+    auto wrong = run_on(r0, [&]() -> Task<int> {
+        int wrong = 0;
+        for (int i = 0; i < 20000; ++i) {
+            Reactor& from = i % 2 == 0 ? r0 : r1;
+            Reactor& to = i % 2 == 0 ? r1 : r0;
+            if (Reactor::current() != &from) {
+                ++wrong;
+            }
+            unsigned got = co_await hop_to(&to);
+            if (got != to.id() || Reactor::current() != &to) {
                 ++wrong;
             }
         }
@@ -260,7 +294,8 @@ TEST(Reactor, MessagesRunInFifoOrderPerSender) {
     for (auto& t : threads) {
         t.join();
     }
-    ASSERT_TRUE(test::eventually([&] { return ran.load(std::memory_order_acquire) == kSenders * kPerSender; }, 20s))
+    ASSERT_TRUE(
+        test::eventually([&] { return ran.load(std::memory_order_acquire) == kSenders * kPerSender; }, 20s))
         << ran.load() << " of " << kSenders * kPerSender << " messages ran";
     int v = run_on(r0, [&]() -> Task<int> { co_return violations; });
     EXPECT_EQ(v, 0);

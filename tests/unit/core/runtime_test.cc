@@ -139,7 +139,8 @@ TEST(Runtime, StopWaitsForSpawnedTasksOnEveryReactor) {
 TEST(Runtime, AReactorThatCannotStartMakesTheConstructorThrow) {
     // A queue depth of 0 is refused by io_uring_setup.
     EXPECT_THROW(Runtime(test::runtime_options({}, test::queue_depth_options(0))), std::runtime_error);
-    EXPECT_THROW(Runtime(test::runtime_options(test::two_cpus(), test::queue_depth_options(0))), std::runtime_error);
+    EXPECT_THROW(Runtime(test::runtime_options(test::two_cpus(), test::queue_depth_options(0))),
+                 std::runtime_error);
 }
 
 }  // namespace

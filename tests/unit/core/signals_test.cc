@@ -54,13 +54,14 @@ TEST_F(Signals, WaitForSignalReceivesSigusr1) {
     std::atomic<bool> started{false};
     std::optional<Result<int>> got;
     rt.reactor(0).post([&] {
-        Reactor::current()->spawn([](std::atomic<bool>* started, std::optional<Result<int>>* got) -> Task<void> {
-            started->store(true);
-            // Made apart from the co_await: GCC 12 cannot keep a braced list's array in a
-            // coroutine frame ("array used as initializer"). The list dies before the task starts.
-            Task<Result<int>> wait = wait_for_signal({SIGUSR1, SIGTERM});
-            got->emplace(co_await std::move(wait));
-        }(&started, &got));
+        Reactor::current()->spawn(
+            [](std::atomic<bool>* started, std::optional<Result<int>>* got) -> Task<void> {
+                started->store(true);
+                // Made apart from the co_await: GCC 12 cannot keep a braced list's array in a
+                // coroutine frame ("array used as initializer"). The list dies before the task starts.
+                Task<Result<int>> wait = wait_for_signal({SIGUSR1, SIGTERM});
+                got->emplace(co_await std::move(wait));
+            }(&started, &got));
     });
     ASSERT_TRUE(test::eventually([&] { return started.load(); }, 5s));
     std::this_thread::sleep_for(20ms);  // let the read reach the kernel
@@ -84,7 +85,8 @@ TEST_F(Signals, SignalSentBeforeTheWaitIsNotLost) {
         }(&got));
     });
     // Bounded: were the list misread, the wait would never end by itself.
-    bool received = test::eventually([&] { return run_on(rt->reactor(0), [&]() -> Task<bool> { co_return got.has_value(); }); }, 3s);
+    bool received = test::eventually(
+        [&] { return run_on(rt->reactor(0), [&]() -> Task<bool> { co_return got.has_value(); }); }, 3s);
     rt->stop();
     EXPECT_TRUE(received);
     ASSERT_TRUE(got.has_value());
@@ -97,11 +99,12 @@ TEST_F(Signals, WaitIsCancelledAtShutdown) {
     std::atomic<bool> started{false};
     std::optional<Result<int>> got;
     rt->reactor(0).post([&] {
-        Reactor::current()->spawn([](std::atomic<bool>* started, std::optional<Result<int>>* got) -> Task<void> {
-            started->store(true);
-            Task<Result<int>> wait = wait_for_signal({SIGUSR1});
-            got->emplace(co_await std::move(wait));
-        }(&started, &got));
+        Reactor::current()->spawn(
+            [](std::atomic<bool>* started, std::optional<Result<int>>* got) -> Task<void> {
+                started->store(true);
+                Task<Result<int>> wait = wait_for_signal({SIGUSR1});
+                got->emplace(co_await std::move(wait));
+            }(&started, &got));
     });
     ASSERT_TRUE(test::eventually([&] { return started.load(); }, 5s));
     std::this_thread::sleep_for(20ms);

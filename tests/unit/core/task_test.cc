@@ -79,13 +79,19 @@ struct Guard {
     }
 };
 
-Task<int> answer() { co_return 42; }
+Task<int> answer() {
+    co_return 42;
+}
 Task<void> nothing(int* calls) {
     ++*calls;
     co_return;
 }
-Task<std::string> text(std::string s) { co_return s + "!"; }
-Task<std::unique_ptr<int>> boxed(int v) { co_return std::make_unique<int>(v); }
+Task<std::string> text(std::string s) {
+    co_return s + "!";
+}
+Task<std::unique_ptr<int>> boxed(int v) {
+    co_return std::make_unique<int>(v);
+}
 
 TEST(Task, IsLazy) {
     int calls = 0;
@@ -118,9 +124,13 @@ struct NoDefault {
     explicit NoDefault(int v) : value(v) {}
     int value;
 };
-Task<NoDefault> no_default(int v) { co_return NoDefault(v); }
+Task<NoDefault> no_default(int v) {
+    co_return NoDefault(v);
+}
 
-TEST(Task, ValueTypeNeedsNoDefaultConstructor) { EXPECT_EQ(run_sync(no_default(3)).value, 3); }
+TEST(Task, ValueTypeNeedsNoDefaultConstructor) {
+    EXPECT_EQ(run_sync(no_default(3)).value, 3);
+}
 
 Task<int> add(int a, int b) {
     int x = co_await ready(a);
@@ -149,7 +159,9 @@ TEST(Task, AwaitsAnLvalueTask) {
     EXPECT_EQ(run_sync(outer()), 43);
 }
 
-Task<int> one() { co_return 1; }
+Task<int> one() {
+    co_return 1;
+}
 Task<void> step(long* n) {
     ++*n;
     co_return;
@@ -263,9 +275,7 @@ TEST(Task, DestroyingASuspendedChainFreesEveryFrame) {
     };
     {
         Task<int> t = outer(Guard(&destroyed));
-        auto starter = [](Task<int>& t) -> Task<void> {
-            co_await t;
-        };
+        auto starter = [](Task<int>& t) -> Task<void> { co_await t; };
         Task<void> s = starter(t);
         Driver d = drive_void(std::move(s), nullptr);
         ASSERT_TRUE(parked);

@@ -54,7 +54,9 @@ inline ReactorOptions queue_depth_options(unsigned depth) {
     return o;
 }
 
-inline pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+inline pid_t thread_id() {
+    return static_cast<pid_t>(::syscall(SYS_gettid));
+}
 
 // CPU time consumed so far by the thread whose CPU clock is `clock`.
 inline std::chrono::nanoseconds cpu_time(clockid_t clock) {

@@ -56,6 +56,9 @@ TEST(Uri, BracketedIpv6Host) {
     Uri v = parse_ok("nvmf://[fe80::1:2]/p");
     EXPECT_EQ(v.host, "fe80::1:2");
     EXPECT_FALSE(v.port.has_value());
+
+    Uri w = parse_ok("nvmf://[::FFFF:192.0.2.1]:8420/p");
+    EXPECT_EQ(w.host, "::FFFF:192.0.2.1");
 }
 
 TEST(Uri, AioWithAbsolutePath) {
@@ -186,11 +189,18 @@ TEST(Uri, RejectsMalformedIpv6) {
     expect_bad("nvmf://[::1/p", "unterminated IPv6");
     expect_bad("nvmf://[::1", "unterminated IPv6");
     expect_bad("nvmf://[::1]x/p", "after the IPv6");
+    expect_bad("nvmf://[]:4420/p", "invalid IPv6 address");
+    expect_bad("nvmf://[[]/p", "invalid IPv6 address");
+    expect_bad("nvmf://[host]/p", "invalid IPv6 address");
+    expect_bad("nvmf://[::1%eth0]/p", "invalid IPv6 address");
+    expect_bad("nvmf://[::1[]/p", "invalid IPv6 address");
     expect_bad("nvmf://::1:4420/p", "invalid host");
     expect_bad("nvmf://a]b/p", "invalid host");
 }
 
-TEST(Uri, RejectsQueryKeyWithoutName) { expect_bad("malloc:///m?=5", "without a name"); }
+TEST(Uri, RejectsQueryKeyWithoutName) {
+    expect_bad("malloc:///m?=5", "without a name");
+}
 
 TEST(Uri, ErrorMessageQuotesTheUri) {
     auto u = parse_uri("nvmf://h:0/p");
@@ -223,7 +233,7 @@ TEST(Uri, ToStringRoundTrips) {
              "nbd://h",
              "nbd://h:1",
              "null://",
-             "nvmf://[]:5/",
+             "nvmf://[::ffff:127.0.0.1]:5/",
          }) {
         expect_round_trip(text);
     }
@@ -268,7 +278,8 @@ TEST(QueryParams, TakeU64) {
 }
 
 TEST(QueryParams, TakeU64RejectsMalformedNumbers) {
-    for (const char* value : {"", "x", "12x", "-1", "+1", "0x", "0xg", "18446744073709551616", "1.5", "1e3"}) {
+    for (const char* value :
+         {"", "x", "12x", "-1", "+1", "0x", "0xg", "18446744073709551616", "1.5", "1e3"}) {
         Uri u = parse_ok(std::string("malloc:///m?size_mb=") + value);
         QueryParams q(u);
         auto r = q.take_u64("size_mb");

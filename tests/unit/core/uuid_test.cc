@@ -55,9 +55,9 @@ TEST(Uuid, RejectsBadInput) {
              "0123abcd-456789ef-0a1b-2c3d4e5f6789a",
              "0123abcd-4567-89ef0-a1b-2c3d4e5f6789",
              "0123abcd-4567-89ef-0a1b2-c3d4e5f6789",
-             "0123abcg-4567-89ef-0a1b-2c3d4e5f6789",   // g
-             "0123abcd-4567-89ef-0a1b-2c3d4e5f678 ",   // space
-             "0123abcd-4567-89ef-0a1b-2c3d4e5f678-",   // dash in a digit's place
+             "0123abcg-4567-89ef-0a1b-2c3d4e5f6789",  // g
+             "0123abcd-4567-89ef-0a1b-2c3d4e5f678 ",  // space
+             "0123abcd-4567-89ef-0a1b-2c3d4e5f678-",  // dash in a digit's place
              "+123abcd-4567-89ef-0a1b-2c3d4e5f6789",
              "{0123abcd-4567-89ef-0a1b-2c3d4e5f6789}",
              "0123abcd_4567_89ef_0a1b_2c3d4e5f6789",
