@@ -48,21 +48,34 @@ results=$(mktemp -d)
 cleanup() { rm -rf "$file" "$results"; }
 trap cleanup EXIT
 
+# measure OUT CMD...: runs CMD with its stdout in OUT; prints the CPU seconds (user + system, all
+# threads and children, the kernel's io_uring workers included) it used.
+measure() {
+    python3 - "$@" <<'EOF2'
+import resource, subprocess, sys
+with open(sys.argv[1], 'w') as out:
+    subprocess.run(sys.argv[2:], stdout=out, check=True)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(ru.ru_utime + ru.ru_stime)
+EOF2
+}
+
 # field FILE EXPR: a number out of a JSON result, EXPR being Python on `j`.
 field() {
-    python3 - "$1" "$2" <<'EOF'
+    python3 - "$1" "$2" <<'EOF2'
 import json, sys
 text = open(sys.argv[1]).read()
 # fio may print notes before its JSON.
 j = json.loads(text[text.index('{'):])
 print(eval(sys.argv[2], {'j': j}))
-EOF
+EOF2
 }
 
 fio_common=(--bs="$bs" --iodepth="$qd" --numjobs=1 --time_based --runtime="$seconds" --cpus_allowed="$cpu"
             --norandommap --randrepeat=0 --group_reporting --output-format=json)
 
-# run_pair NAME OP OURS_URI FIO_ARGS...: runs both sides $repeat times, keeps the best of each.
+# run_pair NAME OP OURS_URI FIO_ARGS...: runs both sides $repeat times, alternating; keeps each
+# side's best IOPS and its lowest CPU time per I/O.
 rows=()
 run_pair() {
     local name=$1 op=$2 uri=$3
@@ -78,16 +91,26 @@ run_pair() {
     echo "== $name"
     echo "   ours: mayastor-perf ${ours_args[*]}"
     echo "   fio:  fio ${fio_args[*]}"
-    local best_ours=0 best_fio=0 i v
+    local i iops cpu_io
+    local ours_iops=0 fio_iops=0 ours_cpu=inf fio_cpu=inf
     for ((i = 0; i < repeat; i++)); do
+        # Ours reports the CPU of its run phase (not of creating and prefilling the device).
         "$perf_bin" "${ours_args[@]}" >"$results/ours.json"
-        v=$(field "$results/ours.json" "j['total']['iops']")
-        best_ours=$(python3 -c "print(max($best_ours, $v))")
-        fio "${fio_args[@]}" >"$results/fio.json"
-        v=$(field "$results/fio.json" "j['jobs'][0]['$rw']['iops']")
-        best_fio=$(python3 -c "print(max($best_fio, $v))")
+        iops=$(field "$results/ours.json" "j['total']['iops']")
+        cpu_io=$(field "$results/ours.json" "j['cpu_seconds'] / (j['total']['reads'] + j['total']['writes']) * 1e6")
+        echo "   ours: $iops IOPS, $cpu_io us CPU per I/O"
+        ours_iops=$(python3 -c "print(max($ours_iops, $iops))")
+        ours_cpu=$(python3 -c "print(min(float('$ours_cpu'), $cpu_io))")
+        # fio's is the whole process's, start-up included (a few ms in a run of seconds).
+        local fio_cpu_s
+        fio_cpu_s=$(measure "$results/fio.json" fio "${fio_args[@]}")
+        iops=$(field "$results/fio.json" "j['jobs'][0]['$rw']['iops']")
+        cpu_io=$(field "$results/fio.json" "$fio_cpu_s / j['jobs'][0]['$rw']['total_ios'] * 1e6")
+        echo "   fio:  $iops IOPS, $cpu_io us CPU per I/O"
+        fio_iops=$(python3 -c "print(max($fio_iops, $iops))")
+        fio_cpu=$(python3 -c "print(min(float('$fio_cpu'), $cpu_io))")
     done
-    rows+=("$name $best_ours $best_fio")
+    rows+=("$name $ours_iops $fio_iops $ours_cpu $fio_cpu")
 }
 
 run_pair malloc-randread randread "malloc:///bench_m0?size_mb=$malloc_mb" --ioengine=null --size="${malloc_mb}m"
@@ -110,11 +133,11 @@ fi
 
 echo
 echo "bs=$bs qd=$qd ${seconds}s cpu=$cpu repeat=$repeat ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cpus)"
-printf '%-18s %14s %14s %8s\n' workload "ours IOPS" "fio IOPS" ratio
+echo "ratio = ours / fio IOPS; CPU ratio = fio / ours CPU time per I/O (above 1: we use less)"
+printf '%-18s %12s %12s %7s %12s %12s %9s\n' workload "ours IOPS" "fio IOPS" ratio "ours us/IO" "fio us/IO" "CPU ratio"
 for row in "${rows[@]}"; do
-    read -r name ours base <<<"$row"
     python3 -c "
 import sys
-n, o, b = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-print(f'{n:<18} {o:>14,.0f} {b:>14,.0f} {o / b if b else float(\"nan\"):>8.2f}')" "$name" "$ours" "$base"
+n, o, b, oc, fc = sys.argv[1], *map(float, sys.argv[2:])
+print(f'{n:<18} {o:>12,.0f} {b:>12,.0f} {o / b:>7.2f} {oc:>12.3f} {fc:>12.3f} {fc / oc:>9.2f}')" $row
 done

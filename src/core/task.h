@@ -1,12 +1,12 @@
 // Task<T>: a lazily started coroutine returning T. Awaiting a Task starts it and resumes the
-// awaiter when it finishes. A task that finishes without suspending hands control back by
-// returning from the awaiter's await_suspend, not by resuming it: chains of synchronous
-// completions then never grow the stack, even where the compiler does not turn symmetric
-// transfer into a tail call (GCC at -O0 or with ASan). Exceptions are not used on the data
-// path: an escaping exception terminates.
+// awaiter when it finishes, on the thread where it finished (a task may move to another
+// reactor with switch_to). A task that finishes without suspending, on the thread that started
+// it, hands control back by returning from the awaiter's await_suspend rather than by resuming
+// the awaiter: chains of synchronous completions then never grow the stack, even where the
+// compiler does not turn symmetric transfer into a tail call (GCC at -O0 or with ASan).
+// Exceptions are not used on the data path: an escaping exception terminates.
 #pragma once
 
-#include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
@@ -23,12 +23,19 @@ class Task;
 
 namespace detail {
 
+struct PromiseBase;
+
+// The task this thread is starting from an awaiter's await_suspend, and whether it has
+// finished inside that call. Thread-local: a task that finishes on another thread must resume
+// its awaiter there, not report back to the thread that started it.
+struct InlineStart {
+    PromiseBase* promise;
+    bool finished;
+};
+inline constinit thread_local InlineStart* t_inline_start = nullptr;
+
 struct PromiseBase {
     std::coroutine_handle<> continuation = std::noop_coroutine();
-    // Set by whichever comes second of "the awaiter has suspended" and "the task has finished";
-    // that one continues the awaiter. Atomic: a task may finish on another reactor's thread
-    // (switch_to) while its awaiter is still inside await_suspend.
-    std::atomic<bool> handoff{false};
 
     static void* operator new(std::size_t n) { return frame_alloc(n); }
     static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
@@ -40,10 +47,11 @@ struct PromiseBase {
         template <typename P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
             PromiseBase& p = h.promise();
-            if (p.handoff.exchange(true, std::memory_order_acq_rel)) {
-                return p.continuation;  // the awaiter is suspended: resume it
+            if (t_inline_start != nullptr && t_inline_start->promise == &p) {
+                t_inline_start->finished = true;  // the awaiter continues when start returns
+                return std::noop_coroutine();
             }
-            return std::noop_coroutine();  // the awaiter's await_suspend is still running
+            return p.continuation;
         }
         void await_resume() noexcept {}
     };
@@ -99,11 +107,17 @@ class [[nodiscard]] Task {
     struct Awaiter {
         Handle h;
         bool await_ready() noexcept { return false; }
-        // Runs the task until it finishes or suspends; false (continue at once) if it finished.
+        // Runs the task until it finishes or suspends; false (continue at once) if it finished
+        // here. Touches nothing but locals after resume(): once the task has suspended, another
+        // thread may finish it and run the awaiter.
         bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-            h.promise().continuation = awaiting;
-            h.resume();
-            return !h.promise().handoff.exchange(true, std::memory_order_acq_rel);
+            Handle task = h;
+            task.promise().continuation = awaiting;
+            detail::InlineStart start{&task.promise(), false};
+            detail::InlineStart* outer = std::exchange(detail::t_inline_start, &start);
+            task.resume();
+            detail::t_inline_start = outer;
+            return !start.finished;
         }
         T await_resume() { return h.promise().take(); }
     };

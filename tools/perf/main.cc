@@ -4,6 +4,7 @@
 // Exit status: 0 success; 1 bad arguments or a device that cannot be set up; 2 I/O errors or
 // --verify mismatches during the run.
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <bit>
@@ -28,6 +29,14 @@ constexpr int kRunFailed = 2;
 int usage_error(const std::string& message) {
     fmt::print(stderr, "mayastor-perf: {}\n", message);
     return kUsageError;
+}
+
+// User + system time of every thread of the process, the kernel's io_uring workers included.
+double process_cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+    return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 struct Options {
@@ -210,6 +219,7 @@ int run(const Options& o) {
         return rc;
     }
 
+    double cpu_before = process_cpu_seconds();
     {
         // Every job starts on its core at once; each blocks its own thread until done.
         std::vector<std::jthread> waiters;
@@ -219,11 +229,12 @@ int run(const Options& o) {
         }
     }
 
+    double cpu_seconds = process_cpu_seconds() - cpu_before;
     bool failed = false;
     for (const auto& job : jobs) {
         failed |= job->result().failed();
     }
-    std::string out = o.json ? format_json(*spec, reports) : format_table(*spec, reports);
+    std::string out = o.json ? format_json(*spec, reports, cpu_seconds) : format_table(*spec, reports, cpu_seconds);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
     if (failed && o.json) {

@@ -111,7 +111,7 @@ std::string describe(const WorkloadSpec& spec) {
 
 }  // namespace
 
-std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jobs) {
+std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jobs, double cpu_seconds) {
     std::size_t dev_w = 6;
     for (const JobReport& j : jobs) {
         dev_w = std::max(dev_w, j.device.size());
@@ -129,6 +129,9 @@ std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jo
     auto merged = std::make_unique<LatencyHistogram>();
     Figures total = total_of(jobs, *merged);
     row("total", "", total);
+    uint64_t ios = total.reads + total.writes;
+    out += fmt::format("CPU: {:.2f} s, {:.2f} us per I/O\n", cpu_seconds,
+                       ios == 0 ? 0.0 : cpu_seconds * 1e6 / static_cast<double>(ios));
     if (total.errors != 0 || total.mismatches != 0) {
         out += fmt::format("FAILED: {} I/O errors, {} verify mismatches\n", total.errors, total.mismatches);
         for (const JobReport& j : jobs) {
@@ -140,13 +143,13 @@ std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jo
     return out;
 }
 
-std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs) {
+std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs, double cpu_seconds) {
     std::string out = fmt::format(
         "{{\n  \"workload\": {}, \"read_percent\": {}, \"io_size\": {}, \"queue_depth\": {}, \"seconds\": {:.3f}, "
-        "\"verify\": {},\n  \"jobs\": [",
+        "\"verify\": {}, \"cpu_seconds\": {:.3f},\n  \"jobs\": [",
         json_string(to_string(spec.pattern)),
         spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0u : 100u), spec.io_size,
-        spec.queue_depth, std::chrono::duration<double>(spec.duration).count(), spec.verify);
+        spec.queue_depth, std::chrono::duration<double>(spec.duration).count(), spec.verify, cpu_seconds);
     const char* sep = "\n";
     for (const JobReport& j : jobs) {
         out += fmt::format("{}    {{\"core\": {}, \"device\": {}, {}", sep, j.cpu, json_string(j.device),

@@ -15,7 +15,8 @@ struct JobReport {
     const JobResult* result;
 };
 
-std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jobs);
-std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs);
+// `cpu_seconds`: CPU time the whole process (reactors, kernel I/O workers) used during the run.
+std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jobs, double cpu_seconds);
+std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs, double cpu_seconds);
 
 }  // namespace ms::perf
