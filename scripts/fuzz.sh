@@ -31,6 +31,7 @@ if ! cxx=$(find_clang); then
     if [[ $EUID -ne 0 ]]; then
         sudo=(sudo)
     fi
+    "${sudo[@]}" apt-get update -q
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         clang-19 libclang-rt-19-dev </dev/null
     cxx=$(find_clang)

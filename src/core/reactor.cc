@@ -238,12 +238,11 @@ bool Reactor::run_ready() {
     }
     // Only what is ready now: work scheduled while running waits for the next turn, so that
     // completions and messages are not starved by a task that keeps yielding.
-    std::size_t n = _ready.size();
-    for (std::size_t i = 0; i < n; ++i) {
-        auto h = _ready.front();
-        _ready.pop_front();
+    _resuming.swap(_ready);
+    for (std::coroutine_handle<> h : _resuming) {
         h.resume();
     }
+    _resuming.clear();
     return true;
 }
 
@@ -295,7 +294,16 @@ void Reactor::sleep() {
         return;
     }
     ++_stats.sleeps;
-    int rc = io_uring_submit_and_wait(&_ring, 1);
+    int rc;
+    static const char* exp_wait = getenv("EXP_WAIT");
+    if (exp_wait && _inflight > 2) {
+        __kernel_timespec ts{0, atoi(exp_wait) * 1000};
+        io_uring_cqe* cqe;
+        rc = io_uring_submit_and_wait_timeout(&_ring, &cqe, _inflight / 2, &ts, nullptr);
+        if (rc == -ETIME) rc = 0;
+    } else {
+        rc = io_uring_submit_and_wait(&_ring, 1);
+    }
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
         log::error("reactor {}: io_uring_submit_and_wait: {}", _id, std::strerror(-rc));
     }

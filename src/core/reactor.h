@@ -9,7 +9,6 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <vector>
 
@@ -126,7 +125,10 @@ class Reactor {
     std::atomic<bool> _stop_requested{false};
     std::atomic<bool> _sleeping{false};
     std::atomic<Message*> _remote{nullptr};
-    std::deque<std::coroutine_handle<>> _ready;
+    // Coroutines to resume on the next turn, and the batch being resumed now: two vectors that
+    // swap, so that a steady stream of yields allocates nothing.
+    std::vector<std::coroutine_handle<>> _ready;
+    std::vector<std::coroutine_handle<>> _resuming;
     CancellableOp* _cancellables = nullptr;
     ReactorStats _stats;
     class WakeCompletion;

@@ -167,8 +167,9 @@ Task<void> step(long* n) {
     co_return;
 }
 
-// Each co_await below completes without suspending. Without symmetric transfer every await
-// would nest resume() calls and a million of them overflow an 8 MiB stack.
+// Each co_await below completes without suspending. Were the awaiter resumed from inside the
+// awaited task (symmetric transfer that the compiler does not make a tail call, as GCC at -O0
+// or with ASan), every await would nest two frames and a million would overflow the stack.
 Task<long> long_chain(long n) {
     long sum = 0;
     for (long i = 0; i < n; ++i) {
@@ -188,6 +189,37 @@ TEST(Task, MillionSynchronousAwaitsDoNotGrowTheStack) {
     constexpr long kN = 1'000'000;
     EXPECT_EQ(run_sync(long_chain(kN)), kN);
     EXPECT_EQ(run_sync(long_void_chain(kN)), kN);
+}
+
+Task<int> parked_one(std::coroutine_handle<>* slot) {
+    co_await Park{slot};
+    co_return 1;
+}
+
+// Each awaited task suspends and is finished later from the top (as the reactor loop does):
+// resuming it must not leave frames behind on the stack either.
+TEST(Task, MillionAsynchronousCompletionsDoNotGrowTheStack) {
+    constexpr long kN = 1'000'000;
+    std::coroutine_handle<> parked;
+    auto consumer = [](std::coroutine_handle<>* slot) -> Task<long> {
+        long sum = 0;
+        for (long i = 0; i < kN; ++i) {
+            sum += co_await parked_one(slot);
+        }
+        co_return sum;
+    };
+    std::optional<long> out;
+    Driver d = drive(consumer(&parked), &out);
+    long resumed = 0;
+    while (!d.done()) {
+        ASSERT_TRUE(parked);
+        auto h = std::exchange(parked, {});
+        h.resume();
+        ++resumed;
+    }
+    EXPECT_EQ(resumed, kN);
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(*out, kN);
 }
 
 TEST(Task, ResumesTheAwaiterWhenTheAwaitedTaskFinishesLater) {
