@@ -98,7 +98,7 @@ run_pair() {
         "$perf_bin" "${ours_args[@]}" >"$results/ours.json"
         iops=$(field "$results/ours.json" "j['total']['iops']")
         cpu_io=$(field "$results/ours.json" "j['cpu_seconds'] / (j['total']['reads'] + j['total']['writes']) * 1e6")
-        echo "   ours: $iops IOPS, $cpu_io us CPU per I/O"
+        printf '   ours: %.0f IOPS, %.3f us CPU per I/O\n' "$iops" "$cpu_io"
         ours_iops=$(python3 -c "print(max($ours_iops, $iops))")
         ours_cpu=$(python3 -c "print(min(float('$ours_cpu'), $cpu_io))")
         # fio's is the whole process's, start-up included (a few ms in a run of seconds).
@@ -106,7 +106,7 @@ run_pair() {
         fio_cpu_s=$(measure "$results/fio.json" fio "${fio_args[@]}")
         iops=$(field "$results/fio.json" "j['jobs'][0]['$rw']['iops']")
         cpu_io=$(field "$results/fio.json" "$fio_cpu_s / j['jobs'][0]['$rw']['total_ios'] * 1e6")
-        echo "   fio:  $iops IOPS, $cpu_io us CPU per I/O"
+        printf '   fio:  %.0f IOPS, %.3f us CPU per I/O\n' "$iops" "$cpu_io"
         fio_iops=$(python3 -c "print(max($fio_iops, $iops))")
         fio_cpu=$(python3 -c "print(min(float('$fio_cpu'), $cpu_io))")
     done

@@ -15,7 +15,9 @@ void LatencyHistogram::merge(const LatencyHistogram& other) noexcept {
     _max = std::max(_max, other._max);
 }
 
-void LatencyHistogram::reset() noexcept { *this = LatencyHistogram{}; }
+void LatencyHistogram::reset() noexcept {
+    *this = LatencyHistogram{};
+}
 
 uint64_t LatencyHistogram::bucket_low(std::size_t i) noexcept {
     if (i < kSubBuckets) {

@@ -38,7 +38,9 @@ class LatencyHistogram {
     // Exact (kept beside the buckets); 0 when empty.
     uint64_t min() const { return _count == 0 ? 0 : _min; }
     uint64_t max() const { return _max; }
-    double mean() const { return _count == 0 ? 0.0 : static_cast<double>(_sum) / static_cast<double>(_count); }
+    double mean() const {
+        return _count == 0 ? 0.0 : static_cast<double>(_sum) / static_cast<double>(_count);
+    }
     // The value at or below which `p` percent of the samples fall (p in [0, 100]): the middle of
     // the bucket holding that rank, clamped to [min, max]. 0 when empty.
     uint64_t percentile(double p) const;

@@ -18,16 +18,6 @@ thread_local Reactor* t_current = nullptr;
 // user_data of SQEs whose completion nobody waits for (cancel requests).
 constexpr uint64_t kUntracked = 0;
 
-// Linux 6.12 names these; liburing 2.3's headers predate them.
-constexpr uint32_t kFeatMinTimeout = 1u << 15;  // IORING_FEAT_MIN_TIMEOUT
-struct GeteventsArgMinWait {                      // io_uring_getevents_arg, 6.12 layout
-    uint64_t sigmask;
-    uint32_t sigmask_sz;
-    uint32_t min_wait_usec;
-    uint64_t ts;
-};
-static_assert(sizeof(GeteventsArgMinWait) == sizeof(io_uring_getevents_arg));
-
 }  // namespace
 
 // The multishot poll on the wake-up eventfd: lets other threads end a sleep in the kernel.
@@ -104,7 +94,6 @@ Reactor::Reactor(unsigned id, ReactorOptions options) : _id(id), _options(option
     if (rc < 0) {
         throw std::runtime_error(std::string("io_uring_queue_init: ") + std::strerror(-rc));
     }
-    _min_wait_supported = (p.features & kFeatMinTimeout) != 0;
     _wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (_wake_fd < 0) {
         io_uring_queue_exit(&_ring);
@@ -162,7 +151,6 @@ io_uring_sqe* Reactor::prepare_untracked() {
 }
 
 void Reactor::register_cancellable(CancellableOp* op) {
-    ++_cancellable_count;
     op->prev_cancellable = nullptr;
     op->next_cancellable = _cancellables;
     if (_cancellables != nullptr) {
@@ -172,7 +160,6 @@ void Reactor::register_cancellable(CancellableOp* op) {
 }
 
 void Reactor::unregister_cancellable(CancellableOp* op) {
-    --_cancellable_count;
     if (op->prev_cancellable != nullptr) {
         op->prev_cancellable->next_cancellable = op->next_cancellable;
     } else {
@@ -307,35 +294,11 @@ void Reactor::sleep() {
         return;
     }
     ++_stats.sleeps;
-    int rc = wait_for_completions();
+    int rc = io_uring_submit_and_wait(&_ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
         log::error("reactor {}: io_uring_submit_and_wait: {}", _id, std::strerror(-rc));
     }
     _sleeping.store(false, std::memory_order_relaxed);
-}
-
-int Reactor::wait_for_completions() {
-    uint64_t block_io = _inflight > _cancellable_count ? _inflight - _cancellable_count : 0;
-    uint64_t batch = std::min<uint64_t>(block_io / 2, _ring.cq.ring_entries / 2);
-    auto batch_wait = static_cast<uint32_t>(_options.completion_batch_wait.count());
-    if (!_min_wait_supported || batch_wait == 0 || batch < 2) {
-        return io_uring_submit_and_wait(&_ring, 1);
-    }
-    if (int rc = io_uring_submit(&_ring); rc < 0) {
-        return rc;
-    }
-    // The kernel wakes us for `batch` completions, or for the first one after batch_wait. The
-    // overall timeout only stops it from ending the wait when batch_wait passes with nothing
-    // done (it would return -ETIME then): a day is as good as forever, the loop waits again.
-    __kernel_timespec day{.tv_sec = 86400, .tv_nsec = 0};
-    GeteventsArgMinWait arg{.sigmask = 0,
-                            .sigmask_sz = _NSIG / 8,
-                            .min_wait_usec = batch_wait,
-                            .ts = reinterpret_cast<uint64_t>(&day)};
-    int rc = io_uring_enter2(_ring.ring_fd, 0, static_cast<unsigned>(batch),
-                             IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, reinterpret_cast<sigset_t*>(&arg),
-                             sizeof arg);
-    return rc == -ETIME ? 0 : rc;
 }
 
 void Reactor::run() {

@@ -52,13 +52,6 @@ struct ReactorOptions {
     unsigned queue_depth = 1024;
     // After activity, keep polling the ring this long before sleeping in the kernel.
     std::chrono::microseconds busy_poll{0};
-    // Completion batching: with several block I/Os in flight, a sleeping reactor asks the
-    // kernel to wake it when half of them have completed or this long has passed, whichever
-    // comes first (after that, the first completion wakes it). Fewer wake-ups per I/O at high
-    // queue depth, for at most this much added latency; sockets, timers and messages still
-    // wake it at once, and an idle reactor still sleeps until something happens. Needs
-    // IORING_FEAT_MIN_TIMEOUT (Linux 6.12); 0, or an older kernel, wakes on every completion.
-    std::chrono::microseconds completion_batch_wait{50};
 };
 
 struct ReactorStats {
@@ -117,7 +110,6 @@ class Reactor {
     bool run_ready();
     void arm_wakeup();
     void sleep();
-    int wait_for_completions();
     void cancel_all_cancellables();
     bool finished() const;
 
@@ -126,9 +118,7 @@ class Reactor {
     io_uring _ring{};
     int _wake_fd = -1;
     bool _wake_armed = false;
-    bool _min_wait_supported = false;  // IORING_FEAT_MIN_TIMEOUT
     uint64_t _inflight = 0;
-    uint64_t _cancellable_count = 0;  // of _inflight: sockets, timers (not block I/O)
     uint64_t _live_tasks = 0;
     bool _stopping = false;
     bool _cancelled_on_stop = false;

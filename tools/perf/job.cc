@@ -72,14 +72,17 @@ Result<std::unique_ptr<Job>> Job::create(Descriptor& desc, const WorkloadSpec& s
     if (Status s = validate(spec); !s) {
         return std::unexpected(s.error());
     }
-    if (Status s = validate_for_device(spec, desc.device().name(), desc.block_size(), desc.size_bytes()); !s) {
+    if (Status s = validate_for_device(spec, desc.device().name(), desc.block_size(), desc.size_bytes());
+        !s) {
         return std::unexpected(s.error());
     }
     uint64_t slots = desc.size_bytes() / spec.io_size;
     // Sequential streams of the jobs sharing a device start evenly spread over it.
-    auto start = static_cast<uint64_t>(static_cast<unsigned __int128>(slots) * index / std::max(1u, jobs_on_device));
+    auto start =
+        static_cast<uint64_t>(static_cast<unsigned __int128>(slots) * index / std::max(1u, jobs_on_device));
     OffsetGenerator offsets(is_random(spec.pattern), slots, start, seed);
-    unsigned read_percent = spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0 : 100);
+    unsigned read_percent =
+        spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0 : 100);
     ReadWriteMix mix(read_percent, mix64(seed + 1));
 
     std::unique_ptr<Job> job(new Job(desc, spec, offsets, mix, pattern_seed));
@@ -104,7 +107,8 @@ Result<std::unique_ptr<Job>> Job::create(Descriptor& desc, const WorkloadSpec& s
     return job;
 }
 
-Job::Job(Descriptor& desc, const WorkloadSpec& spec, OffsetGenerator offsets, ReadWriteMix mix, uint64_t pattern_seed)
+Job::Job(Descriptor& desc, const WorkloadSpec& spec, OffsetGenerator offsets, ReadWriteMix mix,
+         uint64_t pattern_seed)
     : _desc(desc),
       _spec(spec),
       _blocks_per_io(spec.io_size / desc.block_size()),
@@ -149,13 +153,15 @@ Task<void> Job::run_slot(Slot& slot) {
     auto t0 = Clock::now();
     while (!_stop && t0 < _deadline) {
         bool read = _mix.next_is_read();
-        IoRequest req{read ? IoType::Read : IoType::Write, _offsets.next() * _blocks_per_io, _blocks_per_io, iov};
+        IoRequest req{read ? IoType::Read : IoType::Write, _offsets.next() * _blocks_per_io, _blocks_per_io,
+                      iov};
         Status s = co_await _desc.submit(req);
         auto t1 = Clock::now();
         latency.record(ns_between(t0, t1));
         if (!s) {
             ++_result.errors;
-            fail(fmt::format("{} at block {}: {}", read ? "read" : "write", req.offset_blocks, s.error().to_string()));
+            fail(fmt::format("{} at block {}: {}", read ? "read" : "write", req.offset_blocks,
+                             s.error().to_string()));
             break;
         }
         ++(read ? _result.reads : _result.writes);
@@ -212,9 +218,11 @@ Task<void> Job::run_verify_slot(Slot& slot) {
             while (slot.buf.data()[at] == slot.verify_buf.data()[at]) {
                 ++at;
             }
-            fail(fmt::format("data mismatch at byte {} of the {}-byte I/O at offset {} of '{}': wrote {:#04x}, read {:#04x}",
-                             at, _spec.io_size, offset, _desc.device().name(), slot.buf.data()[at],
-                             slot.verify_buf.data()[at]));
+            fail(
+                fmt::format("data mismatch at byte {} of the {}-byte I/O at offset {} of '{}': wrote "
+                            "{:#04x}, read {:#04x}",
+                            at, _spec.io_size, offset, _desc.device().name(), slot.buf.data()[at],
+                            slot.verify_buf.data()[at]));
             break;
         }
         if (reactor_stats.loops == loops_seen) {

@@ -55,7 +55,8 @@ class Job {
         iovec verify_iov{};
     };
 
-    Job(Descriptor& desc, const WorkloadSpec& spec, OffsetGenerator offsets, ReadWriteMix mix, uint64_t pattern_seed);
+    Job(Descriptor& desc, const WorkloadSpec& spec, OffsetGenerator offsets, ReadWriteMix mix,
+        uint64_t pattern_seed);
 
     Task<void> run_slot(Slot& slot);
     Task<void> run_verify_slot(Slot& slot);

@@ -35,7 +35,9 @@ int usage_error(const std::string& message) {
 double process_cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+    auto secs = [](const timeval& tv) {
+        return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
     return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
@@ -50,7 +52,6 @@ struct Options {
     std::string core_mask;
     std::string core_list;
     unsigned busy_poll_us = 0;
-    int batch_wait_us = -1;  // the reactor's default
     bool json = false;
     bool verify = false;
     bool prefill = false;
@@ -83,7 +84,8 @@ Result<WorkloadSpec> make_spec(const Options& o) {
     if (!(o.seconds > 0) || o.seconds > 365.0 * 86400) {
         return errorf(EINVAL, "run time {} s is out of range", o.seconds);
     }
-    spec.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.seconds));
+    spec.duration =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.seconds));
     spec.verify = o.verify;
     if (Status s = validate(spec); !s) {
         return std::unexpected(s.error());
@@ -144,12 +146,10 @@ int run(const Options& o) {
     RuntimeOptions ro;
     ro.cpus = *cpus;
     ro.reactor.busy_poll = std::chrono::microseconds(o.busy_poll_us);
-    if (o.batch_wait_us >= 0) {
-        ro.reactor.completion_batch_wait = std::chrono::microseconds(o.batch_wait_us);
-    }
     // Room in the ring for every I/O a core keeps in flight, so that completions never overflow.
     uint64_t per_core = uint64_t{spec->queue_depth} * o.uris.size() + 64;
-    ro.reactor.queue_depth = static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(per_core), 1024, 32768));
+    ro.reactor.queue_depth =
+        static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(per_core), 1024, 32768));
     std::unique_ptr<Runtime> rt;
     try {
         rt = std::make_unique<Runtime>(ro);
@@ -208,8 +208,8 @@ int run(const Options& o) {
     for (std::size_t d = 0; rc == 0 && d < descs.size(); ++d) {
         for (std::size_t c = 0; c < rt->size(); ++c) {
             uint64_t seed = (uint64_t{rd()} << 32) | rd();
-            auto job = Job::create(*descs[d], *spec, static_cast<unsigned>(c), static_cast<unsigned>(rt->size()), seed,
-                                   pattern_seed);
+            auto job = Job::create(*descs[d], *spec, static_cast<unsigned>(c),
+                                   static_cast<unsigned>(rt->size()), seed, pattern_seed);
             if (!job) {
                 rc = usage_error(job.error().message);
                 break;
@@ -238,7 +238,8 @@ int run(const Options& o) {
     for (const auto& job : jobs) {
         failed |= job->result().failed();
     }
-    std::string out = o.json ? format_json(*spec, reports, cpu_seconds) : format_table(*spec, reports, cpu_seconds);
+    std::string out =
+        o.json ? format_json(*spec, reports, cpu_seconds) : format_table(*spec, reports, cpu_seconds);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
     if (failed && o.json) {
@@ -254,12 +255,15 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
     ms::perf::Options o;
     CLI::App app{
-        "mayastor-perf: a block device benchmark (like SPDK's bdevperf). Each selected core runs the workload "
-        "on every device given, in-process, and the tool prints IOPS, MiB/s, mean and p99 latency per core and "
+        "mayastor-perf: a block device benchmark (like SPDK's bdevperf). Each selected core runs the "
+        "workload "
+        "on every device given, in-process, and the tool prints IOPS, MiB/s, mean and p99 latency per core "
+        "and "
         "in total.\n"};
-    app.add_option("-u,--uri", o.uris,
-                   "device URI, repeatable: malloc:///m0?size_mb=1024, null:///n0?size_mb=1024, uring:///path, "
-                   "aio:///path, ...")
+    app.add_option(
+           "-u,--uri", o.uris,
+           "device URI, repeatable: malloc:///m0?size_mb=1024, null:///n0?size_mb=1024, uring:///path, "
+           "aio:///path, ...")
         ->required()
         ->allow_extra_args(false);
     app.add_option("-w,--workload", o.workload, "randread, randwrite, read, write or rw")
@@ -268,7 +272,8 @@ int main(int argc, char** argv) {
                       ->capture_default_str();
     app.add_option("-o,--io-size", o.io_size, "I/O size in bytes; k, m, g suffixes (4k, 128k, 1m)")
         ->capture_default_str();
-    app.add_option("-q,--queue-depth", o.queue_depth, "I/Os in flight per core and device")->capture_default_str();
+    app.add_option("-q,--queue-depth", o.queue_depth, "I/Os in flight per core and device")
+        ->capture_default_str();
     app.add_option("-t,--time", o.seconds, "run time in seconds")->capture_default_str();
     auto* mask = app.add_option("-m,--core-mask", o.core_mask, "cores to run on, as a hex mask (0x3)");
     auto* list = app.add_option("-l,--core-list", o.core_list, "cores to run on, as a list (0,2-3)");
@@ -276,14 +281,12 @@ int main(int argc, char** argv) {
     list->excludes(mask);
     app.add_option("--busy-poll-us", o.busy_poll_us, "poll the ring this long after activity before sleeping")
         ->capture_default_str();
-    app.add_option("--batch-wait-us", o.batch_wait_us,
-                   "how long a sleeping reactor may wait to take completions in batches (default: the "
-                   "reactor's, 50; 0 wakes on every completion)");
     app.add_flag("--json", o.json, "print the results as JSON");
     app.add_flag("--verify", o.verify,
                  "every I/O writes a pattern and reads it back to compare; mismatches fail the run (exit 2)");
-    app.add_flag("--prefill", o.prefill,
-                 "write every device once before the run (real data to read, memory devices fully allocated)");
+    app.add_flag(
+        "--prefill", o.prefill,
+        "write every device once before the run (real data to read, memory devices fully allocated)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,9 +1,9 @@
 #include "perf/report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace ms::perf {
 namespace {
@@ -24,7 +24,9 @@ struct Figures {
     double max_us = 0;
 };
 
-double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double us(uint64_t ns) {
+    return static_cast<double>(ns) / 1000.0;
+}
 
 Figures figures_of(const JobResult& r, const LatencyHistogram& h) {
     Figures f;
@@ -74,8 +76,12 @@ std::string json_string(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -90,8 +96,10 @@ std::string json_string(std::string_view s) {
 
 std::string json_figures(const Figures& f) {
     return fmt::format(
-        "\"reads\": {}, \"writes\": {}, \"errors\": {}, \"mismatches\": {}, \"seconds\": {:.6f}, \"iops\": {:.1f}, "
-        "\"mib_s\": {:.2f}, \"mean_us\": {:.3f}, \"p50_us\": {:.3f}, \"p99_us\": {:.3f}, \"p999_us\": {:.3f}, "
+        "\"reads\": {}, \"writes\": {}, \"errors\": {}, \"mismatches\": {}, \"seconds\": {:.6f}, \"iops\": "
+        "{:.1f}, "
+        "\"mib_s\": {:.2f}, \"mean_us\": {:.3f}, \"p50_us\": {:.3f}, \"p99_us\": {:.3f}, \"p999_us\": "
+        "{:.3f}, "
         "\"min_us\": {:.3f}, \"max_us\": {:.3f}",
         f.reads, f.writes, f.errors, f.mismatches, f.seconds, f.iops, f.mib_s, f.mean_us, f.p50_us, f.p99_us,
         f.p999_us, f.min_us, f.max_us);
@@ -118,13 +126,14 @@ std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jo
     }
     std::string out = fmt::format("mayastor-perf: {}\n", describe(spec));
     auto row = [&](std::string_view core, std::string_view dev, const Figures& f) {
-        out += fmt::format("{:>5}  {:<{}}  {:>12.1f}  {:>9.2f}  {:>9.2f}  {:>9.2f}\n", core, dev, dev_w, f.iops, f.mib_s,
-                           f.mean_us, f.p99_us);
+        out += fmt::format("{:>5}  {:<{}}  {:>12.1f}  {:>9.2f}  {:>9.2f}  {:>9.2f}\n", core, dev, dev_w,
+                           f.iops, f.mib_s, f.mean_us, f.p99_us);
     };
-    out += fmt::format("{:>5}  {:<{}}  {:>12}  {:>9}  {:>9}  {:>9}\n", "core", "device", dev_w, "IOPS", "MiB/s",
-                       "mean us", "p99 us");
+    out += fmt::format("{:>5}  {:<{}}  {:>12}  {:>9}  {:>9}  {:>9}\n", "core", "device", dev_w, "IOPS",
+                       "MiB/s", "mean us", "p99 us");
     for (const JobReport& j : jobs) {
-        row(j.cpu < 0 ? std::string("-") : std::to_string(j.cpu), j.device, figures_of(*j.result, *j.result->latency));
+        row(j.cpu < 0 ? std::string("-") : std::to_string(j.cpu), j.device,
+            figures_of(*j.result, *j.result->latency));
     }
     auto merged = std::make_unique<LatencyHistogram>();
     Figures total = total_of(jobs, *merged);
@@ -145,11 +154,13 @@ std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jo
 
 std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs, double cpu_seconds) {
     std::string out = fmt::format(
-        "{{\n  \"workload\": {}, \"read_percent\": {}, \"io_size\": {}, \"queue_depth\": {}, \"seconds\": {:.3f}, "
+        "{{\n  \"workload\": {}, \"read_percent\": {}, \"io_size\": {}, \"queue_depth\": {}, \"seconds\": "
+        "{:.3f}, "
         "\"verify\": {}, \"cpu_seconds\": {:.3f},\n  \"jobs\": [",
         json_string(to_string(spec.pattern)),
-        spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0u : 100u), spec.io_size,
-        spec.queue_depth, std::chrono::duration<double>(spec.duration).count(), spec.verify, cpu_seconds);
+        spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0u : 100u),
+        spec.io_size, spec.queue_depth, std::chrono::duration<double>(spec.duration).count(), spec.verify,
+        cpu_seconds);
     const char* sep = "\n";
     for (const JobReport& j : jobs) {
         out += fmt::format("{}    {{\"core\": {}, \"device\": {}, {}", sep, j.cpu, json_string(j.device),

@@ -52,7 +52,9 @@ class Rng {
         return z ^ (z >> 31);
     }
     // Uniform in [0, n) without a division (Lemire's multiply-shift).
-    uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+    uint64_t below(uint64_t n) {
+        return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+    }
 
    private:
     uint64_t _state;

@@ -100,7 +100,8 @@ TEST(LatencyHistogram, ExponentialDistributionPercentiles) {
     for (uint64_t v : all) {
         sum += static_cast<double>(v);
     }
-    EXPECT_NEAR(h->mean(), sum / static_cast<double>(all.size()), 1e-6 * sum / static_cast<double>(all.size()));
+    EXPECT_NEAR(h->mean(), sum / static_cast<double>(all.size()),
+                1e-6 * sum / static_cast<double>(all.size()));
     EXPECT_EQ(h->min(), *std::min_element(all.begin(), all.end()));
     EXPECT_EQ(h->max(), *std::max_element(all.begin(), all.end()));
 }
