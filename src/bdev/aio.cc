@@ -143,26 +143,34 @@ class AioDevice final : public BlockDevice {
         uint64_t offset = req.offset_blocks * block_size();
         uint64_t length = req.num_blocks * block_size();
         switch (req.type) {
-            case IoType::Read: return transfer(aio, false, offset, req.iov);
-            case IoType::Write: return transfer(aio, true, offset, req.iov);
-            case IoType::Flush: return flush(aio);
-            case IoType::Unmap: return file_unmap(_file, offset, length, zero_writer(aio));
-            case IoType::WriteZeroes: return file_write_zeroes(_file, offset, length, zero_writer(aio));
-            case IoType::Reset: return ready(ok());
+            case IoType::Read:
+                return transfer(aio, false, offset, req.iov);
+            case IoType::Write:
+                return transfer(aio, true, offset, req.iov);
+            case IoType::Flush:
+                return flush(aio);
+            case IoType::Unmap:
+                return file_unmap(_file, offset, length, zero_writer(aio));
+            case IoType::WriteZeroes:
+                return file_write_zeroes(_file, offset, length, zero_writer(aio));
+            case IoType::Reset:
+                return ready(ok());
         }
         return ready(Status(make_error(EINVAL, "bad I/O type")));
     }
 
    private:
     ZeroWriter zero_writer(AioChannel& aio) {
-        return [this, &aio](uint64_t off, std::span<const iovec> iov) { return transfer(aio, true, off, iov); };
+        return
+            [this, &aio](uint64_t off, std::span<const iovec> iov) { return transfer(aio, true, off, iov); };
     }
 
     Task<long> one(AioChannel& aio, bool write, uint64_t offset, std::span<const iovec> iov) {
         AioOp op;
         auto* v = const_cast<iovec*>(iov.data());
         if (write) {
-            io_prep_pwritev(&op.cb, _file.fd, v, static_cast<int>(iov.size()), static_cast<long long>(offset));
+            io_prep_pwritev(&op.cb, _file.fd, v, static_cast<int>(iov.size()),
+                            static_cast<long long>(offset));
         } else {
             io_prep_preadv(&op.cb, _file.fd, v, static_cast<int>(iov.size()), static_cast<long long>(offset));
         }
@@ -182,12 +190,13 @@ class AioDevice final : public BlockDevice {
             done += res > 0 ? static_cast<std::size_t>(res) : 0;
         }
         if (res < 0) {
-            co_return errno_error(static_cast<int>(res),
-                                  fmt::format("{} at offset {} of '{}'", write ? "write" : "read", offset, name()));
+            co_return errno_error(
+                static_cast<int>(res),
+                fmt::format("{} at offset {} of '{}'", write ? "write" : "read", offset, name()));
         }
         if (done < total) {
-            co_return errorf(EIO, "{} at offset {} of '{}' ended after {} of {} bytes", write ? "write" : "read",
-                             offset, name(), done, total);
+            co_return errorf(EIO, "{} at offset {} of '{}' ended after {} of {} bytes",
+                             write ? "write" : "read", offset, name(), done, total);
         }
         co_return ok();
     }

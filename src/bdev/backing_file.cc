@@ -68,7 +68,8 @@ Result<BackingFile> BackingFile::open(const Uri& uri) {
     uint32_t bs = 512;
     if (*blk_size) {
         if (**blk_size != 512 && **blk_size != 4096) {
-            return errorf(EINVAL, "blk_size must be 512 or 4096, not {} in '{}'", **blk_size, uri.to_string());
+            return errorf(EINVAL, "blk_size must be 512 or 4096, not {} in '{}'", **blk_size,
+                          uri.to_string());
         }
         bs = static_cast<uint32_t>(**blk_size);
     }
@@ -90,7 +91,7 @@ Result<BackingFile> BackingFile::open(const Uri& uri) {
     if (f.fd < 0) {
         return errno_error(errno, fmt::format("cannot open '{}'", f.path));
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(f.fd, &st) < 0) {
         return errno_error(errno, fmt::format("cannot stat '{}'", f.path));
     }
@@ -111,7 +112,8 @@ Result<BackingFile> BackingFile::open(const Uri& uri) {
         return errorf(EINVAL, "'{}' is neither a regular file nor a block device", f.path);
     }
     if (bs < logical) {
-        return errorf(EINVAL, "blk_size={} is smaller than the {}-byte logical blocks of '{}'", bs, logical, f.path);
+        return errorf(EINVAL, "blk_size={} is smaller than the {}-byte logical blocks of '{}'", bs, logical,
+                      f.path);
     }
     f.geometry.block_size = bs;
     f.geometry.num_blocks = size / bs;

@@ -7,12 +7,18 @@ namespace ms {
 
 std::string_view to_string(IoType t) {
     switch (t) {
-        case IoType::Read: return "read";
-        case IoType::Write: return "write";
-        case IoType::Flush: return "flush";
-        case IoType::Unmap: return "unmap";
-        case IoType::WriteZeroes: return "write_zeroes";
-        case IoType::Reset: return "reset";
+        case IoType::Read:
+            return "read";
+        case IoType::Write:
+            return "write";
+        case IoType::Flush:
+            return "flush";
+        case IoType::Unmap:
+            return "unmap";
+        case IoType::WriteZeroes:
+            return "write_zeroes";
+        case IoType::Reset:
+            return "reset";
     }
     return "unknown";
 }

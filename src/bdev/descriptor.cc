@@ -5,7 +5,9 @@
 namespace ms {
 
 namespace {
-Task<Status> fail(Error e) { co_return std::unexpected(std::move(e)); }
+Task<Status> fail(Error e) {
+    co_return std::unexpected(std::move(e));
+}
 
 Task<Status> run_and_record(BlockDevice& dev, IoChannel& ch, IoRequest req) {
     Status s = co_await dev.submit(ch, req);
@@ -22,15 +24,17 @@ Result<std::unique_ptr<Descriptor>> Descriptor::open(std::shared_ptr<BlockDevice
     if (mode == OpenMode::ReadWrite) {
         std::string owner = dev->claimed_by();
         if (!owner.empty() && owner != claim_owner) {
-            return errorf(EPERM, "device '{}' is claimed by '{}'; it cannot be opened read-write", dev->name(),
-                          owner);
+            return errorf(EPERM, "device '{}' is claimed by '{}'; it cannot be opened read-write",
+                          dev->name(), owner);
         }
     }
     ++dev->_open_count;
     return std::unique_ptr<Descriptor>(new Descriptor(std::move(dev), mode));
 }
 
-Descriptor::~Descriptor() { --_dev->_open_count; }
+Descriptor::~Descriptor() {
+    --_dev->_open_count;
+}
 
 Status Descriptor::check(const IoRequest& req) const {
     const Geometry& g = _dev->geometry();
@@ -48,8 +52,8 @@ Status Descriptor::check(const IoRequest& req) const {
         return errorf(EINVAL, "{} of zero blocks on '{}'", to_string(req.type), _dev->name());
     }
     if (req.offset_blocks > g.num_blocks || req.num_blocks > g.num_blocks - req.offset_blocks) {
-        return errorf(ERANGE, "{} of blocks [{}, +{}) is beyond the end of '{}' ({} blocks)", to_string(req.type),
-                      req.offset_blocks, req.num_blocks, _dev->name(), g.num_blocks);
+        return errorf(ERANGE, "{} of blocks [{}, +{}) is beyond the end of '{}' ({} blocks)",
+                      to_string(req.type), req.offset_blocks, req.num_blocks, _dev->name(), g.num_blocks);
     }
     if (req.type == IoType::Read || req.type == IoType::Write) {
         const uint64_t expected = req.num_blocks * g.block_size;
@@ -57,7 +61,8 @@ Status Descriptor::check(const IoRequest& req) const {
         for (const iovec& v : req.iov) {
             if (g.buf_align > 1 && (reinterpret_cast<uintptr_t>(v.iov_base) % g.buf_align != 0 ||
                                     v.iov_len % g.buf_align != 0)) {
-                return errorf(EINVAL, "buffer not aligned to {} bytes as '{}' needs", g.buf_align, _dev->name());
+                return errorf(EINVAL, "buffer not aligned to {} bytes as '{}' needs", g.buf_align,
+                              _dev->name());
             }
             // Checked before adding: lengths whose sum wraps around 2^64 must not pass as the
             // right total.
@@ -89,10 +94,10 @@ Task<Status> Descriptor::submit(IoRequest req) {
 namespace {
 // Byte range -> block range, or EINVAL if either end is not on a block boundary.
 Result<std::pair<uint64_t, uint64_t>> to_blocks(uint64_t offset, uint64_t length, uint32_t bs,
-                                               const std::string& name) {
+                                                const std::string& name) {
     if (offset % bs != 0 || length % bs != 0) {
-        return errorf(EINVAL, "I/O at offset {} length {} is not aligned to the {}-byte blocks of '{}'", offset,
-                      length, bs, name);
+        return errorf(EINVAL, "I/O at offset {} length {} is not aligned to the {}-byte blocks of '{}'",
+                      offset, length, bs, name);
     }
     return std::pair{offset / bs, length / bs};
 }
@@ -132,9 +137,13 @@ Task<Status> Descriptor::write_at(uint64_t offset, const DmaBuf& buf) {
     co_return co_await writev(offset, {&v, 1});
 }
 
-Task<Status> Descriptor::flush() { return submit(IoRequest{IoType::Flush, 0, 0, {}}); }
+Task<Status> Descriptor::flush() {
+    return submit(IoRequest{IoType::Flush, 0, 0, {}});
+}
 
-Task<Status> Descriptor::reset() { return submit(IoRequest{IoType::Reset, 0, 0, {}}); }
+Task<Status> Descriptor::reset() {
+    return submit(IoRequest{IoType::Reset, 0, 0, {}});
+}
 
 Task<Status> Descriptor::unmap(uint64_t offset, uint64_t length) {
     auto blocks = to_blocks(offset, length, block_size(), _dev->name());

@@ -234,7 +234,8 @@ Result<std::string> name_from_path(const Uri& uri) {
         return errorf(EINVAL, "URI '{}' names no device (expected {}:///name)", uri.to_string(), uri.scheme);
     }
     if (!uri.host.empty() || uri.port) {
-        return errorf(EINVAL, "URI '{}' must not have a host (expected {}:///name)", uri.to_string(), uri.scheme);
+        return errorf(EINVAL, "URI '{}' must not have a host (expected {}:///name)", uri.to_string(),
+                      uri.scheme);
     }
     return name;
 }

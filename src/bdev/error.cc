@@ -25,7 +25,8 @@ Result<uint32_t> parse_io_types(std::string_view list) {
             }
         }
         if (!found) {
-            return errorf(EINVAL, "unknown I/O type '{}' (read, write, flush, unmap, write_zeroes, reset, all)", word);
+            return errorf(
+                EINVAL, "unknown I/O type '{}' (read, write, flush, unmap, write_zeroes, reset, all)", word);
         }
     }
     if (bits == 0) {
@@ -35,9 +36,12 @@ Result<uint32_t> parse_io_types(std::string_view list) {
 }
 
 ErrorDevice::ErrorDevice(std::string name, std::unique_ptr<Descriptor> base, Uuid uuid)
-    : BlockDevice(std::move(name), "Error injection disk", base->device().geometry(), uuid), _base(std::move(base)) {}
+    : BlockDevice(std::move(name), "Error injection disk", base->device().geometry(), uuid),
+      _base(std::move(base)) {}
 
-bool ErrorDevice::io_type_supported(IoType t) const { return _base->device().io_type_supported(t); }
+bool ErrorDevice::io_type_supported(IoType t) const {
+    return _base->device().io_type_supported(t);
+}
 
 std::optional<int> ErrorDevice::match(const IoRequest& req) {
     std::lock_guard g(_mutex);
@@ -46,8 +50,10 @@ std::optional<int> ErrorDevice::match(const IoRequest& req) {
             continue;
         }
         bool ranged = req.type != IoType::Flush && req.type != IoType::Reset;
-        uint64_t rule_end = it->num_blocks > UINT64_MAX - it->offset_blocks ? UINT64_MAX : it->offset_blocks + it->num_blocks;
-        if (ranged && (req.offset_blocks + req.num_blocks <= it->offset_blocks || req.offset_blocks >= rule_end)) {
+        uint64_t rule_end =
+            it->num_blocks > UINT64_MAX - it->offset_blocks ? UINT64_MAX : it->offset_blocks + it->num_blocks;
+        if (ranged &&
+            (req.offset_blocks + req.num_blocks <= it->offset_blocks || req.offset_blocks >= rule_end)) {
             continue;
         }
         int err = it->error;
@@ -62,7 +68,8 @@ std::optional<int> ErrorDevice::match(const IoRequest& req) {
 
 Task<Status> ErrorDevice::submit(IoChannel&, IoRequest req) {
     if (auto err = match(req)) {
-        co_return errorf(*err, "injected {} error on '{}' at block {}", to_string(req.type), name(), req.offset_blocks);
+        co_return errorf(*err, "injected {} error on '{}' at block {}", to_string(req.type), name(),
+                         req.offset_blocks);
     }
     co_return co_await _base->submit(req);
 }

@@ -25,7 +25,9 @@ struct ErrorInjection {
     int error = EIO;
 };
 
-constexpr uint32_t io_type_bit(IoType t) { return 1u << static_cast<unsigned>(t); }
+constexpr uint32_t io_type_bit(IoType t) {
+    return 1u << static_cast<unsigned>(t);
+}
 // "read,write,flush,unmap,write_zeroes,reset" or "all" -> type bits.
 Result<uint32_t> parse_io_types(std::string_view list);
 

@@ -34,7 +34,8 @@ Task<Status> write_zero_buffers(uint64_t offset, uint64_t length, const ZeroWrit
 }
 
 Task<int> fallocate(int fd, int mode, uint64_t offset, uint64_t length) {
-    co_return co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_fallocate(sqe, fd, mode, offset, length); });
+    co_return co_await uring_op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_fallocate(sqe, fd, mode, offset, length); });
 }
 
 }  // namespace

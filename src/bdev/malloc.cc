@@ -58,9 +58,11 @@ DeviceFactory malloc_device_factory() {
         void* mem = ::mmap(nullptr, spec->geometry.size_bytes(), PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (mem == MAP_FAILED) {
-            co_return errorf(ENOMEM, "cannot allocate {} bytes for '{}'", spec->geometry.size_bytes(), spec->name);
+            co_return errorf(ENOMEM, "cannot allocate {} bytes for '{}'", spec->geometry.size_bytes(),
+                             spec->name);
         }
-        co_return std::make_shared<MallocDevice>(spec->name, spec->geometry, spec->uuid, static_cast<uint8_t*>(mem));
+        co_return std::make_shared<MallocDevice>(spec->name, spec->geometry, spec->uuid,
+                                                 static_cast<uint8_t*>(mem));
     };
     return f;
 }

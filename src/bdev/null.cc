@@ -5,7 +5,8 @@ namespace {
 
 class NullDevice final : public BlockDevice {
    public:
-    NullDevice(std::string name, Geometry g, Uuid uuid) : BlockDevice(std::move(name), "Null disk", g, uuid) {}
+    NullDevice(std::string name, Geometry g, Uuid uuid)
+        : BlockDevice(std::move(name), "Null disk", g, uuid) {}
 
     bool io_type_supported(IoType) const override { return true; }
     Task<Status> submit(IoChannel&, IoRequest) override { co_return ok(); }

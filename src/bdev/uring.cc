@@ -17,12 +17,18 @@ class UringDevice final : public BlockDevice {
         uint64_t offset = req.offset_blocks * block_size();
         uint64_t length = req.num_blocks * block_size();
         switch (req.type) {
-            case IoType::Read: return transfer(false, offset, req.iov);
-            case IoType::Write: return transfer(true, offset, req.iov);
-            case IoType::Flush: return flush();
-            case IoType::Unmap: return file_unmap(_file, offset, length, zero_writer());
-            case IoType::WriteZeroes: return file_write_zeroes(_file, offset, length, zero_writer());
-            case IoType::Reset: return ready(ok());
+            case IoType::Read:
+                return transfer(false, offset, req.iov);
+            case IoType::Write:
+                return transfer(true, offset, req.iov);
+            case IoType::Flush:
+                return flush();
+            case IoType::Unmap:
+                return file_unmap(_file, offset, length, zero_writer());
+            case IoType::WriteZeroes:
+                return file_write_zeroes(_file, offset, length, zero_writer());
+            case IoType::Reset:
+                return ready(ok());
         }
         return ready(Status(make_error(EINVAL, "bad I/O type")));
     }
@@ -66,18 +72,20 @@ class UringDevice final : public BlockDevice {
             done += res > 0 ? static_cast<std::size_t>(res) : 0;
         }
         if (res < 0) {
-            co_return errno_error(res, fmt::format("{} at offset {} of '{}'", write ? "write" : "read", offset, name()));
+            co_return errno_error(
+                res, fmt::format("{} at offset {} of '{}'", write ? "write" : "read", offset, name()));
         }
         if (done < total) {
-            co_return errorf(EIO, "{} at offset {} of '{}' ended after {} of {} bytes", write ? "write" : "read",
-                             offset, name(), done, total);
+            co_return errorf(EIO, "{} at offset {} of '{}' ended after {} of {} bytes",
+                             write ? "write" : "read", offset, name(), done, total);
         }
         co_return ok();
     }
 
     Task<Status> flush() {
         int fd = _file.fd;
-        int res = co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); });
+        int res = co_await uring_op(
+            [&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); });
         if (res < 0) {
             co_return errno_error(res, fmt::format("flush of '{}'", name()));
         }

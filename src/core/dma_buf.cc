@@ -29,7 +29,9 @@ Result<DmaBuf> DmaBuf::allocate(std::size_t size, std::size_t align, bool zero) 
 }
 
 DmaBuf::DmaBuf(DmaBuf&& o) noexcept
-    : _p(std::exchange(o._p, nullptr)), _size(std::exchange(o._size, 0)), _align(std::exchange(o._align, 0)) {}
+    : _p(std::exchange(o._p, nullptr)),
+      _size(std::exchange(o._size, 0)),
+      _align(std::exchange(o._align, 0)) {}
 
 DmaBuf& DmaBuf::operator=(DmaBuf&& o) noexcept {
     if (this != &o) {
@@ -41,6 +43,8 @@ DmaBuf& DmaBuf::operator=(DmaBuf&& o) noexcept {
     return *this;
 }
 
-DmaBuf::~DmaBuf() { std::free(_p); }
+DmaBuf::~DmaBuf() {
+    std::free(_p);
+}
 
 }  // namespace ms

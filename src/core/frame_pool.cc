@@ -32,7 +32,9 @@ struct Pool {
 
 thread_local Pool t_pool;
 
-std::size_t size_class(std::size_t size) { return (size + kGranule - 1) / kGranule; }
+std::size_t size_class(std::size_t size) {
+    return (size + kGranule - 1) / kGranule;
+}
 
 }  // namespace
 
@@ -44,7 +46,7 @@ void* frame_alloc(std::size_t size) {
             --t_pool.counts[c];
             return n;
         }
-        return ::operator new(c * kGranule);
+        return ::operator new(c* kGranule);
     }
     return ::operator new(size);
 }

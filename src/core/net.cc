@@ -26,7 +26,9 @@ Socket& Socket::operator=(Socket&& o) noexcept {
     return *this;
 }
 
-Socket::~Socket() { close(); }
+Socket::~Socket() {
+    close();
+}
 
 void Socket::close() {
     if (_fd >= 0) {
@@ -48,7 +50,8 @@ Task<Result<Socket>> connect_addr(const sockaddr* addr, socklen_t len, int famil
         co_return errno_error(errno, "socket");
     }
     Socket s(fd);
-    int res = co_await cancellable_uring_op([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, addr, len); });
+    int res =
+        co_await cancellable_uring_op([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, addr, len); });
     if (res < 0) {
         co_return errno_error(res, "connect");
     }
@@ -119,7 +122,8 @@ Task<Status> Socket::send_all(std::span<const uint8_t> buf) {
     while (done < buf.size()) {
         const uint8_t* p = buf.data() + done;
         std::size_t len = buf.size() - done;
-        int res = co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL); });
+        int res =
+            co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL); });
         if (res < 0) {
             co_return errno_error(res, "send");
         }
@@ -136,7 +140,8 @@ Task<Status> Socket::sendv_all(std::span<iovec> iov) {
         msg.msg_iov = iov.data() + first;
         // sendmsg takes at most IOV_MAX entries (EMSGSIZE beyond): send the rest next round.
         msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
-        int res = co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); });
+        int res =
+            co_await uring_op([&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); });
         if (res < 0) {
             co_return errno_error(res, "sendmsg");
         }

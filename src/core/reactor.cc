@@ -113,7 +113,9 @@ Reactor::~Reactor() {
     }
 }
 
-Reactor* Reactor::current() noexcept { return t_current; }
+Reactor* Reactor::current() noexcept {
+    return t_current;
+}
 
 void Reactor::arm_wakeup() {
     if (_wake_armed) {
@@ -186,15 +188,16 @@ void Reactor::post(Message* m) {
     Message* head = _remote.load(std::memory_order_relaxed);
     do {
         m->next_message = head;
-    } while (!_remote.compare_exchange_weak(head, m, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed));
+    } while (!_remote.compare_exchange_weak(head, m, std::memory_order_seq_cst, std::memory_order_relaxed));
     if (_sleeping.exchange(false, std::memory_order_seq_cst)) {
         uint64_t one = 1;
         [[maybe_unused]] ssize_t n = ::write(_wake_fd, &one, sizeof one);
     }
 }
 
-void Reactor::post(std::function<void()> fn) { post(new FnMessage(std::move(fn))); }
+void Reactor::post(std::function<void()> fn) {
+    post(new FnMessage(std::move(fn)));
+}
 
 void Reactor::spawn(Task<void> t) {
     ++_live_tasks;

@@ -221,7 +221,9 @@ class SwitchTo final : public Message {
     std::coroutine_handle<> _h;
 };
 
-inline SwitchTo switch_to(Reactor& target) { return SwitchTo(target); }
+inline SwitchTo switch_to(Reactor& target) {
+    return SwitchTo(target);
+}
 
 // Let other ready work on this reactor run before continuing.
 struct Yield {
@@ -229,6 +231,8 @@ struct Yield {
     void await_suspend(std::coroutine_handle<> h) { Reactor::current()->schedule(h); }
     void await_resume() noexcept {}
 };
-inline Yield yield() { return {}; }
+inline Yield yield() {
+    return {};
+}
 
 }  // namespace ms

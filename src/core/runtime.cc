@@ -59,9 +59,13 @@ Runtime::Runtime(RuntimeOptions options) : _cpus(options.cpus) {
     }
 }
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+    stop();
+}
 
-int Runtime::cpu(std::size_t i) const { return _cpus.empty() ? -1 : _cpus.at(i); }
+int Runtime::cpu(std::size_t i) const {
+    return _cpus.empty() ? -1 : _cpus.at(i);
+}
 
 void Runtime::stop() {
     if (_stopped) {

@@ -70,7 +70,8 @@ auto run_on(Reactor& r, F make_task) -> typename detail::TaskValue<decltype(make
     using T = typename detail::TaskValue<decltype(make_task())>::type;
     std::promise<T> p;
     auto fut = p.get_future();
-    r.post([&r, &p, make = std::move(make_task)]() mutable { r.spawn(detail::fulfil<T>(std::move(make), &p)); });
+    r.post(
+        [&r, &p, make = std::move(make_task)]() mutable { r.spawn(detail::fulfil<T>(std::move(make), &p)); });
     return fut.get();
 }
 

@@ -24,7 +24,8 @@ Task<Result<int>> wait_for_set(sigset_t set) {
         co_return errno_error(errno, "signalfd");
     }
     signalfd_siginfo info{};
-    int res = co_await cancellable_uring_op([&](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, &info, sizeof info, 0); });
+    int res = co_await cancellable_uring_op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, &info, sizeof info, 0); });
     ::close(fd);
     if (res < 0) {
         co_return errno_error(res, "read signalfd");

@@ -1,12 +1,12 @@
 // Errors as values: Result<T> carries either a T or an Error (errno-like code + message).
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <expected>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace ms {
 
@@ -31,7 +31,9 @@ std::unexpected<Error> errorf(int code, fmt::format_string<Args...> f, Args&&...
     return make_error(code, fmt::format(f, std::forward<Args>(args)...));
 }
 
-inline Status ok() { return {}; }
+inline Status ok() {
+    return {};
+}
 
 // Error from a negative errno returned by the kernel (io_uring CQE res, syscalls).
 std::unexpected<Error> errno_error(int negative_or_positive_errno, std::string_view what);

@@ -143,7 +143,8 @@ Result<Uri> parse_uri(std::string_view text) {
         }
         auto eq = item.find('=');
         auto key = percent_decode(item.substr(0, eq), text);
-        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1), text);
+        auto value =
+            percent_decode(eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1), text);
         if (!key || !value) {
             return std::unexpected(key ? value.error() : key.error());
         }

@@ -18,7 +18,7 @@ struct Uri {
     std::string scheme;  // lower case
     std::string host;    // without brackets for IPv6 literals
     std::optional<uint16_t> port;
-    std::string path;  // percent-decoded, begins with '/' unless empty
+    std::string path;                                        // percent-decoded, begins with '/' unless empty
     std::vector<std::pair<std::string, std::string>> query;  // percent-decoded, in order
 
     // Re-encodes the URI (query in stored order).

@@ -25,8 +25,7 @@ Uuid Uuid::generate() {
 }
 
 Result<Uuid> Uuid::parse(std::string_view text) {
-    if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
-        text[23] != '-') {
+    if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') {
         return errorf(EINVAL, "invalid uuid '{}'", text);
     }
     std::array<uint8_t, 16> b{};
