@@ -178,27 +178,9 @@ class AioDevice final : public BlockDevice {
     }
 
     Task<Status> transfer(AioChannel& aio, bool write, uint64_t offset, std::span<const iovec> iov) {
-        std::size_t total = 0;
-        for (const auto& v : iov) {
-            total += v.iov_len;
-        }
-        long res = co_await one(aio, write, offset, iov_batch(iov));
-        std::size_t done = res > 0 ? static_cast<std::size_t>(res) : 0;
-        while (res > 0 && done < total) {
-            std::vector<iovec> tail = iov_tail(iov, done);
-            res = co_await one(aio, write, offset + done, iov_batch(tail));
-            done += res > 0 ? static_cast<std::size_t>(res) : 0;
-        }
-        if (res < 0) {
-            co_return errno_error(
-                static_cast<int>(res),
-                fmt::format("{} at offset {} of '{}'", write ? "write" : "read", offset, name()));
-        }
-        if (done < total) {
-            co_return errorf(EIO, "{} at offset {} of '{}' ended after {} of {} bytes",
-                             write ? "write" : "read", offset, name(), done, total);
-        }
-        co_return ok();
+        return file_transfer(
+            name(), write, offset, iov,
+            [this, &aio, write](uint64_t off, std::span<const iovec> v) { return one(aio, write, off, v); });
     }
 
     Task<Status> flush(AioChannel& aio) {

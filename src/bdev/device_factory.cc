@@ -240,4 +240,8 @@ Result<std::string> name_from_path(const Uri& uri) {
     return name;
 }
 
+std::string device_name_of_path(const Uri& uri) {
+    return name_from_path(uri).value_or("");
+}
+
 }  // namespace ms

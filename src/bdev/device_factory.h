@@ -51,5 +51,7 @@ struct MemoryDeviceSpec {
 Result<MemoryDeviceSpec> parse_memory_device_uri(const Uri& uri);
 // Path part without its leading '/', non-empty ("malloc:///m0" -> "m0").
 Result<std::string> name_from_path(const Uri& uri);
+// name_from_path as a DeviceFactory::name_of: empty when the URI names no device.
+std::string device_name_of_path(const Uri& uri);
 
 }  // namespace ms

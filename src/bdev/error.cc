@@ -143,7 +143,7 @@ Result<std::optional<ErrorInjection>> take_injection(QueryParams& params) {
 
 DeviceFactory error_device_factory() {
     DeviceFactory f;
-    f.name_of = [](const Uri& uri) { return name_from_path(uri).value_or(""); };
+    f.name_of = &device_name_of_path;
     f.create = [](const Uri& uri) -> Task<Result<std::shared_ptr<BlockDevice>>> {
         auto name = name_from_path(uri);
         if (!name) {

@@ -49,7 +49,7 @@ class MallocDevice final : public BlockDevice {
 
 DeviceFactory malloc_device_factory() {
     DeviceFactory f;
-    f.name_of = [](const Uri& uri) { return name_from_path(uri).value_or(""); };
+    f.name_of = &device_name_of_path;
     f.create = [](const Uri& uri) -> Task<Result<std::shared_ptr<BlockDevice>>> {
         auto spec = parse_memory_device_uri(uri);
         if (!spec) {

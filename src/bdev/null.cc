@@ -16,7 +16,7 @@ class NullDevice final : public BlockDevice {
 
 DeviceFactory null_device_factory() {
     DeviceFactory f;
-    f.name_of = [](const Uri& uri) { return name_from_path(uri).value_or(""); };
+    f.name_of = &device_name_of_path;
     f.create = [](const Uri& uri) -> Task<Result<std::shared_ptr<BlockDevice>>> {
         auto spec = parse_memory_device_uri(uri);
         if (!spec) {

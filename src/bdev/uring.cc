@@ -58,28 +58,10 @@ class UringDevice final : public BlockDevice {
     }
 
     Task<Status> transfer(bool write, uint64_t offset, std::span<const iovec> iov) {
-        std::size_t total = 0;
-        for (const auto& v : iov) {
-            total += v.iov_len;
-        }
-        int res = co_await one(write, _file.fd, offset, iov_batch(iov));
-        std::size_t done = res > 0 ? static_cast<std::size_t>(res) : 0;
-        // Short transfers are rare (signals, end of a growing file), and lists longer than
-        // IOV_MAX go in batches: either way, finish the tail.
-        while (res > 0 && done < total) {
-            std::vector<iovec> tail = iov_tail(iov, done);
-            res = co_await one(write, _file.fd, offset + done, iov_batch(tail));
-            done += res > 0 ? static_cast<std::size_t>(res) : 0;
-        }
-        if (res < 0) {
-            co_return errno_error(
-                res, fmt::format("{} at offset {} of '{}'", write ? "write" : "read", offset, name()));
-        }
-        if (done < total) {
-            co_return errorf(EIO, "{} at offset {} of '{}' ended after {} of {} bytes",
-                             write ? "write" : "read", offset, name(), done, total);
-        }
-        co_return ok();
+        int fd = _file.fd;
+        return file_transfer(name(), write, offset, iov, [write, fd](uint64_t off, std::span<const iovec> v) {
+            return one(write, fd, off, v);
+        });
     }
 
     Task<Status> flush() {
