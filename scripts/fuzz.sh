@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in build-fuzz/ (clang, -fsanitize=fuzzer,address,undefined) and
-# runs the URI fuzzer for SECONDS (default 60), starting from the seed corpus in
-# tests/fuzz/corpus/uri/. New inputs go to build-fuzz/corpus/uri/, crashes to build-fuzz/.
+# runs each of them for its share of SECONDS (default 60, split evenly), starting from its seed
+# corpus in tests/fuzz/corpus/<name>/. New inputs go to build-fuzz/corpus/<name>/, crashes to
+# build-fuzz/. Targets: uri (the URI parser), lvs (the pool metadata loader).
 # Needs a clang that can compile std::expected with libstdc++ 12: clang 19 (Debian 12:
 # clang-19 libclang-rt-19-dev; installed here when missing). Clang 14 cannot.
 # Usage: bash scripts/fuzz.sh [SECONDS]
@@ -43,10 +44,27 @@ if [[ ! -f build-fuzz/CMakeCache.txt ]] && command -v ninja >/dev/null; then
     configure+=(-G Ninja)
 fi
 "${configure[@]}" >/dev/null
-cmake --build build-fuzz --target uri_fuzz
+# name, binary, max input length, dictionary
+targets=(
+    "uri uri_fuzz 512 tests/fuzz/uri.dict"
+    "lvs lvs_metadata_fuzz 65536 tests/fuzz/lvs.dict"
+)
+binaries=()
+for t in "${targets[@]}"; do
+    read -r _ bin _ _ <<<"$t"
+    binaries+=("$bin")
+done
+cmake --build build-fuzz --target "${binaries[@]}"
 
-corpus=build-fuzz/corpus/uri
-mkdir -p "$corpus"
-echo "fuzz.sh: uri_fuzz for ${seconds} s ($cxx)"
-build-fuzz/tests/fuzz/uri_fuzz -max_total_time="$seconds" -max_len=512 -dict=tests/fuzz/uri.dict \
-    -artifact_prefix=build-fuzz/ -print_final_stats=1 "$corpus" tests/fuzz/corpus/uri
+share=$((seconds / ${#targets[@]}))
+if ((share < 1)); then
+    share=1
+fi
+for t in "${targets[@]}"; do
+    read -r name bin max_len dict <<<"$t"
+    corpus=build-fuzz/corpus/$name
+    mkdir -p "$corpus"
+    echo "fuzz.sh: $bin for ${share} s ($cxx)"
+    "build-fuzz/tests/fuzz/$bin" -max_total_time="$share" -max_len="$max_len" -dict="$dict" \
+        -artifact_prefix=build-fuzz/ -print_final_stats=1 "$corpus" "tests/fuzz/corpus/$name"
+done

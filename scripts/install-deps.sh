@@ -8,10 +8,15 @@ packages=(
     # toolchain and build
     build-essential g++ cmake ninja-build pkg-config
     # libraries
-    liburing-dev libaio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+    liburing-dev libaio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
+    libblkid-dev
+    # gRPC management API: C++ runtime and code generators
+    libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
     # tests; fuzzers (clang 19 and its libFuzzer/sanitizer runtimes: clang 14 cannot compile
     # std::expected with libstdc++ 12); benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev clang-19 libclang-rt-19-dev fio
+    # integration tests: a gRPC client we did not write (Debian's Python gRPC), loop devices
+    python3 python3-grpcio python3-protobuf mount
     # tools the scripts use: taskset, getconf, timeout, ps
     util-linux libc-bin coreutils procps
 )

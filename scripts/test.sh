@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ALL TESTS: installs the dependencies, builds a normal (build/) and an ASan+UBSan
-# (build-asan/) tree, runs the URI fuzzer briefly when there is one, then every ctest test in
+# (build-asan/) tree, runs the fuzzers briefly (scripts/fuzz.sh), then every ctest test in
 # both trees. Exits non-zero on any failure; the last lines are ctest's summary.
 # Usage: sudo bash scripts/test.sh
 set -euo pipefail

@@ -4,11 +4,14 @@
 #   start_stop   malloc + uring devices, ready line, SIGTERM/SIGINT -> exit 0 within 5 s
 #   bad_options  bad options and devices -> exit 1 with a clear message
 #   idle_cpu     sanity bound, not a perf test: idle for 3 s the daemon uses < 5% of one core
+#   config       -y config file (settings, pools; unknown keys rejected) and -P pools file,
+#                JSON-RPC over the socket with the jsonrpc tool, pools imported again on restart
 # Usage: daemon_test.sh PATH/TO/mayastor CASE
+# The daemon always gets its own gRPC port and JSON-RPC socket, so cases can run in parallel.
 set -euo pipefail
 
-bin=${1:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu}
-case_name=${2:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu}
+bin=${1:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu|config}
+case_name=${2:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu|config}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mayastor-it.XXXXXX")
 pid=""
@@ -35,9 +38,21 @@ fail() {
     exit 1
 }
 
-# Starts the daemon in the background with "$@" and waits for its ready line (30 s at most:
-# sanitizer builds on a loaded machine start slowly).
+jsonrpc_bin=$(dirname "$bin")/../jsonrpc/jsonrpc
+sock=$tmp/mayastor.sock
+
+# A TCP port nobody listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts the daemon in the background with "$@" (plus a free gRPC port and the test's socket)
+# and waits for its ready line (30 s at most: sanitizer builds on a loaded machine start slowly).
 start_daemon() {
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" "$@"
+}
+
+start_daemon_raw() {
     : >"$tmp/stderr"
     "$bin" "$@" 2>"$tmp/stderr" &
     pid=$!
@@ -120,8 +135,74 @@ case_bad_options() {
     local rc=0
     "$bin" --help >"$tmp/stdout" 2>&1 || rc=$?
     [[ $rc -eq 0 ]] || fail "--help exited with $rc"
-    grep -q 'not served until' "$tmp/stdout" || fail "--help does not say what is not served yet"
+    grep -q 'Serve the gRPC API' "$tmp/stdout" || fail "--help does not describe -g"
+    grep -q 'not used until the store exists' "$tmp/stdout" || fail "--help does not say what is not used yet"
     echo "ok: --help -> exit 0"
+}
+
+# jsonrpc METHOD [PARAMS]: one call on the daemon's socket; the result on stdout.
+jsonrpc() {
+    "$jsonrpc_bin" -s "$sock" -t 10 raw "$@"
+}
+
+case_config() {
+    truncate -s 64M "$tmp/pool.img"
+    local port
+    port=$(free_port)
+
+    printf 'node_name: n1\ngrpc_port: 10124\n' >"$tmp/bad.yaml"
+    expect_usage_error "unknown key 'grpc_port'" -y "$tmp/bad.yaml"
+    printf 'pools:\n  - name: p\n    disks: [a]\n    extra: 1\n' >"$tmp/bad.yaml"
+    expect_usage_error "unknown key 'extra' in pool entry" -y "$tmp/bad.yaml"
+    expect_usage_error "cannot read '$tmp/missing.yaml'" -y "$tmp/missing.yaml"
+    printf 'pools: [{name: p}]\n' >"$tmp/bad-pools.yaml"
+    expect_usage_error "exactly one disk" -P "$tmp/bad-pools.yaml" -g "127.0.0.1:$port" -r "$sock"
+
+    cat >"$tmp/config.yaml" <<EOF
+# every kind of setting, and a pool
+node_name: config-node
+log_level: info
+grpc_endpoint: "127.0.0.1:$port"
+json_rpc_socket: $sock
+devices: ["malloc:///m0?size_mb=16"]
+pools_file: $tmp/pools.yaml
+pools:
+  - name: mpool
+    disks: ["malloc:///mdisk?size_mb=64"]
+EOF
+    cat >"$tmp/pools.yaml" <<EOF
+pools:
+  - name: fpool
+    disks: ["uring://$tmp/pool.img"]
+EOF
+    start_daemon_raw -y "$tmp/config.yaml"
+    grep -q 'node config-node' "$tmp/stderr" || fail "node name from the config file not used"
+    grep -q "gRPC on 127.0.0.1:$port" "$tmp/stderr" || fail "gRPC endpoint from the config file not used"
+    grep -q 'pools: mpool (' "$tmp/stderr" || fail "config pool not created"
+    grep -q 'fpool (uring://' "$tmp/stderr" || fail "pools-file pool not created"
+    jsonrpc pool_list >"$tmp/out" || fail "pool_list failed"
+    grep -q '"name": "fpool"' "$tmp/out" || fail "pool_list does not show fpool"
+    jsonrpc bdev_create '{"uri": "malloc:///api0?size_mb=8"}' >"$tmp/out" || fail "bdev_create failed"
+    grep -qx '"api0"' "$tmp/out" || fail "bdev_create did not print the name"
+    jsonrpc bdev_write '{"name": "m0", "offset": 0, "pattern": 171, "length": 4096}' >/dev/null ||
+        fail "bdev_write failed"
+    jsonrpc bdev_read '{"name": "m0", "offset": 0, "length": 3}' 2>"$tmp/err" && fail "unaligned read succeeded"
+    grep -q 'error -32602' "$tmp/err" || fail "unaligned read is not -32602: $(cat "$tmp/err")"
+    jsonrpc bdev_destroy '{"name": "nope"}' 2>"$tmp/err" && fail "destroying an unknown device succeeded"
+    grep -q 'error -2:' "$tmp/err" || fail "unknown device is not -2: $(cat "$tmp/err")"
+    jsonrpc no_such_method 2>"$tmp/err" && fail "unknown method succeeded"
+    grep -q 'error -32601' "$tmp/err" || fail "unknown method is not -32601"
+    jsonrpc get_version '{not json' 2>/dev/null && fail "bad params accepted"
+    stop_daemon TERM
+    [[ ! -e $sock ]] || fail "the JSON-RPC socket is left after exit"
+    echo "ok: config file, pools file and JSON-RPC"
+
+    # The command line wins over the config file; the file pool is imported again.
+    start_daemon -y "$tmp/config.yaml" -N cli-node
+    grep -q 'node cli-node' "$tmp/stderr" || fail "-N does not override the config file"
+    grep -q 'fpool (uring://' "$tmp/stderr" || fail "fpool not imported again on restart"
+    stop_daemon INT
+    echo "ok: restart imports the pools again; the command line overrides the config file"
 }
 
 proc_ticks() {
@@ -151,5 +232,6 @@ case "$case_name" in
     start_stop) case_start_stop ;;
     bad_options) case_bad_options ;;
     idle_cpu) case_idle_cpu ;;
+    config) case_config ;;
     *) fail "unknown case '$case_name'" ;;
 esac

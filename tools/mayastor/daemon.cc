@@ -5,14 +5,25 @@
 
 #include <exception>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "api/api_context.h"
+#include "api/grpc_server.h"
+#include "api/json_rpc_server.h"
+#include "api/pools_file.h"
 #include "bdev/device_factory.h"
+#include "bdev/device_registry.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/signals.h"
+#include "lvs/lvs.h"
+
+#ifndef MS_VERSION
+#define MS_VERSION "0.0.0"
+#endif
 
 namespace ms::daemon {
 
@@ -40,6 +51,14 @@ std::string join(const std::vector<std::string>& items) {
     return s.empty() ? "none" : s;
 }
 
+// What start-up made, for shutdown to take down. Lives on reactor 0.
+struct Served {
+    std::vector<std::string> devices;  // -d URIs, in creation order
+    std::vector<std::string> described;
+    std::vector<std::string> pools;
+    std::unique_ptr<api::JsonRpcServer> json_rpc;
+};
+
 // Newest first: a later device may stand on an earlier one (error:///e?base=m0 claims m0).
 Task<bool> destroy_devices(std::vector<std::string> uris) {
     bool all_ok = true;
@@ -54,45 +73,95 @@ Task<bool> destroy_devices(std::vector<std::string> uris) {
     co_return all_ok;
 }
 
-// Runs on reactor 0 for the daemon's whole life.
-Task<int> serve(const DaemonOptions& o) {
-    std::vector<std::string> created;
-    std::vector<std::string> described;
+// Devices made over the API (BdevRpc.Create, bdev_create): destroyed until none is left or no
+// more can go (one may stand on another).
+Task<void> destroy_api_devices() {
+    for (;;) {
+        bool progress = false;
+        auto devices = DeviceRegistry::instance().list();
+        for (const auto& dev : devices) {
+            if (!dev->uri().empty() && co_await destroy_device(dev->name())) {
+                log::debug("destroyed device '{}'", dev->name());
+                progress = true;
+            }
+        }
+        if (!progress) {
+            break;
+        }
+    }
+    for (const auto& dev : DeviceRegistry::instance().list()) {
+        log::warn("device '{}' is left at exit (claimed by '{}')", dev->name(), dev->claimed_by());
+    }
+}
+
+// Runs on reactor 0: devices, pools, the JSON-RPC server. On failure everything made so far is
+// taken down again.
+Task<bool> start_up(const DaemonOptions& o, const std::vector<api::PoolSpec>& pools, Served& served) {
     for (const auto& uri : o.devices) {
         auto dev = co_await create_device(uri);
         if (!dev) {
             log::error("cannot create device '{}': {}", uri, dev.error().message);
-            co_await destroy_devices(created);
-            co_return 1;
+            co_await destroy_devices(served.devices);
+            co_return false;
         }
-        created.push_back(uri);
+        served.devices.push_back(uri);
         const auto& d = **dev;
-        described.push_back(fmt::format("{} ({}, {} x {} B, uuid {})", d.name(), d.product(), d.num_blocks(),
-                                        d.block_size(), d.uuid().to_string()));
+        served.described.push_back(fmt::format("{} ({}, {} x {} B, uuid {})", d.name(), d.product(),
+                                               d.num_blocks(), d.block_size(), d.uuid().to_string()));
     }
-    log::debug(
-        "not served by this version: gRPC on {}, JSON-RPC on {}{}", o.grpc_endpoint.to_string(),
-        o.json_rpc_socket,
-        o.store_endpoint ? fmt::format(", store at {}", o.store_endpoint->to_string()) : std::string());
-    log::info("mayastor ready: node {}, {} reactor(s) on cores {}, devices: {}", o.node_name, o.cores.size(),
-              fmt::join(o.cores, ","), join(described));
+    // A pool that cannot be made is logged and skipped: the node still serves the others.
+    for (const auto& spec : pools) {
+        auto pool = co_await lvs::PoolRegistry::instance().create_or_import(spec.name, spec.disks.at(0));
+        if (!pool) {
+            log::error("cannot create or import pool '{}' on '{}': {}", spec.name, spec.disks.at(0),
+                       pool.error().message);
+            continue;
+        }
+        served.pools.push_back(fmt::format("{} ({}, {} bytes)", pool->name, pool->disk, pool->capacity));
+    }
+    served.json_rpc = std::make_unique<api::JsonRpcServer>(api::jsonrpc::MethodContext{MS_VERSION, o.pod_ip});
+    if (Status s = served.json_rpc->start(o.json_rpc_socket); !s) {
+        log::error("cannot serve JSON-RPC: {}", s.error().message);
+        served.json_rpc.reset();
+        co_await lvs::PoolRegistry::instance().export_all();
+        co_await destroy_devices(served.devices);
+        co_return false;
+    }
+    co_return true;
+}
 
-    auto sig = co_await wait_for_signal(kStopSignals);
-    if (sig) {
-        log::info("received {}, shutting down", signal_name(*sig));
-    } else {
-        log::error("waiting for SIGTERM/SIGINT failed ({}), shutting down", sig.error().message);
+// Runs on reactor 0 once gRPC has stopped.
+Task<bool> shut_down(Served& served) {
+    if (served.json_rpc) {
+        co_await served.json_rpc->stop();
+        served.json_rpc.reset();
     }
-    bool destroyed = co_await destroy_devices(std::move(created));
-    co_return (sig && destroyed) ? 0 : 1;
+    co_await lvs::PoolRegistry::instance().export_all();
+    bool ok = co_await destroy_devices(served.devices);
+    co_await destroy_api_devices();
+    co_return ok;
 }
 
 }  // namespace
 
 int run_daemon(const DaemonOptions& options) {
-    // Blocked before any thread starts, so that every thread inherits the mask and the signals
-    // are only ever taken from reactor 0's signalfd.
+    // Blocked before any thread starts, so that every thread (reactors, gRPC) inherits the mask
+    // and the signals are only ever taken from reactor 0's signalfd.
     block_signals(kStopSignals);
+
+    std::unique_ptr<api::PoolsFile> pools_file;
+    std::vector<api::PoolSpec> pools = options.pools;
+    if (!options.pools_file.empty()) {
+        auto f = api::PoolsFile::open(options.pools_file);
+        if (!f) {
+            log::error("pools file: {}", f.error().message);
+            return 1;
+        }
+        pools_file = std::move(*f);
+        for (auto& p : pools_file->pools()) {
+            pools.push_back(std::move(p));
+        }
+    }
 
     RuntimeOptions ro;
     ro.cpus = options.cores;
@@ -104,8 +173,45 @@ int run_daemon(const DaemonOptions& options) {
         log::error("cannot start the reactors: {}", e.what());
         return 1;
     }
-    int rc = run_on(runtime->reactor(0), [&options] { return serve(options); });
+    Reactor& r0 = runtime->reactor(0);
+    Served served;
+    if (!run_on(r0, [&] { return start_up(options, pools, served); })) {
+        runtime->stop();
+        log::info("mayastor stopped (exit 1)");
+        return 1;
+    }
+
+    api::ApiOptions api_options;
+    api_options.node_name = options.node_name;
+    api_options.pod_ip = options.pod_ip;
+    api_options.json_rpc_socket = options.json_rpc_socket;
+    api::ApiContext api_ctx(r0, api_options, pools_file.get());
+    api::GrpcServer grpc(api_ctx);
+    auto port = grpc.start(options.grpc_endpoint.to_string());
+    if (!port) {
+        log::error("{}", port.error().message);
+        run_on(r0, [&] { return shut_down(served); });
+        runtime->stop();
+        log::info("mayastor stopped (exit 1)");
+        return 1;
+    }
+
+    log::info(
+        "mayastor ready: node {}, {} reactor(s) on cores {}, devices: {}, pools: {}, gRPC on {}:{}, "
+        "JSON-RPC on {}",
+        options.node_name, options.cores.size(), fmt::join(options.cores, ","), join(served.described),
+        join(served.pools), options.grpc_endpoint.host, *port, options.json_rpc_socket);
+
+    auto sig = run_on(r0, [] { return wait_for_signal(kStopSignals); });
+    if (sig) {
+        log::info("received {}, shutting down", signal_name(*sig));
+    } else {
+        log::error("waiting for SIGTERM/SIGINT failed ({}), shutting down", sig.error().message);
+    }
+    grpc.stop();
+    bool destroyed = run_on(r0, [&] { return shut_down(served); });
     runtime->stop();
+    int rc = (sig && destroyed) ? 0 : 1;
     log::info("mayastor stopped (exit {})", rc);
     return rc;
 }

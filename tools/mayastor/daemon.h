@@ -1,6 +1,7 @@
-// The daemon's life: start the reactors, create the configured devices, serve until SIGTERM or
-// SIGINT, then take everything down in reverse order. Later versions add the gRPC API, pools
-// and nexuses here, each started after the devices and stopped before them.
+// The daemon's life: start the reactors, create the configured devices and pools, serve the
+// JSON-RPC socket (on reactor 0) and the gRPC API (its own threads, handing work to reactor 0)
+// until SIGTERM or SIGINT, then take everything down in reverse order: gRPC, JSON-RPC, pools
+// (exported, not deleted), devices.
 #pragma once
 
 #include "options.h"

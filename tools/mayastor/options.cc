@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
+#include "api/daemon_config.h"
 #include "core/cpu_list.h"
 #include "core/uri.h"
 
@@ -128,15 +130,17 @@ Result<Endpoint> parse_endpoint(std::string_view text, uint16_t default_port, bo
 
 CommandLine parse_command_line(int argc, const char* const* argv, std::optional<std::string> env_pod_ip) {
     CLI::App app{
-        "mayastor: the storage data plane daemon. Creates the devices given with -d on its reactors and\n"
-        "runs until SIGTERM or SIGINT. The gRPC management API is not served yet (a later version)."};
+        "mayastor: the storage data plane daemon. Creates the devices given with -d and the pools of the\n"
+        "config and pools files, serves the gRPC management API (-g) and the JSON-RPC socket (-r), and\n"
+        "runs until SIGTERM or SIGINT."};
     app.name("mayastor");
     app.get_formatter()->column_width(34);
     app.set_version_flag("-V,--version", "mayastor " MS_VERSION);
     app.footer(
         "Device URIs: malloc:///NAME?size_mb=N, null:///NAME?size_mb=N, uring:///PATH, aio:///PATH or a\n"
         "bare path, bdev:///NAME, error:///NAME?base=NAME; README.md lists every parameter.\n"
-        "Environment: MY_POD_IP (IPv4) is the address a later version puts in the URIs it returns.");
+        "Command-line options override the config file (-y, docs/config.md).\n"
+        "Environment: MY_POD_IP (IPv4) is the address put in the URIs the API returns.");
 
     std::string mask;
     std::string list;
@@ -147,6 +151,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     std::string grpc = "0.0.0.0:" + std::to_string(kDefaultGrpcPort);
     std::string json_rpc{kDefaultJsonRpcSocket};
     std::string store;
+    std::string config_file;
+    std::string pools_file;
 
     auto* mask_opt = app.add_option("-m,--reactor-mask", mask,
                                     "Hex mask of the cores to run one reactor each on (default 0x1)")
@@ -154,33 +160,41 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     auto* list_opt =
         app.add_option("-l,--cores", list, "Cores to run one reactor each on, e.g. 0,2-3 (instead of -m)")
             ->type_name("LIST");
-    app.add_option("-L,--log-level", log_level, "Log level")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-        ->type_name("LEVEL")
-        ->capture_default_str();
-    app.add_option("--busy-poll-us", busy_poll_us,
-                   "Keep polling this many microseconds after activity before sleeping in the kernel")
-        ->type_name("N")
-        ->check(CLI::Range(0u, kMaxBusyPollUs))
-        ->capture_default_str();
+    auto* level_opt = app.add_option("-L,--log-level", log_level, "Log level")
+                          ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+                          ->type_name("LEVEL")
+                          ->capture_default_str();
+    auto* busy_opt =
+        app.add_option("--busy-poll-us", busy_poll_us,
+                       "Keep polling this many microseconds after activity before sleeping in the kernel")
+            ->type_name("N")
+            ->check(CLI::Range(0u, kMaxBusyPollUs))
+            ->capture_default_str();
     app.add_option("-d,--device", devices, "Create a device from this URI at start (repeatable)")
         ->type_name("URI")
         ->allow_extra_args(false);
-    app.add_option("-N,--node-name", node_name, "Name of this node (default: the host name)")
-        ->type_name("NAME");
-    app.add_option("-g,--grpc-endpoint", grpc,
-                   "gRPC endpoint ip[:port], port 10124 by default; validated, not served until the gRPC API "
-                   "exists")
-        ->type_name("IP[:PORT]")
-        ->capture_default_str();
-    app.add_option("-r,--json-rpc-socket", json_rpc,
-                   "JSON-RPC Unix socket; validated, not served until the JSON-RPC API exists")
-        ->type_name("PATH")
-        ->capture_default_str();
-    app.add_option("-p,--store-endpoint", store,
-                   "Store (etcd) endpoint host[:port], port 2379 by default; validated, not used until the "
-                   "store exists")
-        ->type_name("HOST[:PORT]");
+    auto* node_opt = app.add_option("-N,--node-name", node_name, "Name of this node (default: the host name)")
+                         ->type_name("NAME");
+    auto* grpc_opt =
+        app.add_option("-g,--grpc-endpoint", grpc, "Serve the gRPC API on ip[:port] (port 10124 by default)")
+            ->type_name("IP[:PORT]")
+            ->capture_default_str();
+    auto* json_rpc_opt =
+        app.add_option("-r,--json-rpc-socket", json_rpc, "Serve JSON-RPC on this Unix socket")
+            ->type_name("PATH")
+            ->capture_default_str();
+    auto* store_opt = app.add_option("-p,--store-endpoint", store,
+                                     "Store (etcd) endpoint host[:port], port 2379 by default; validated, "
+                                     "not used until the store exists")
+                          ->type_name("HOST[:PORT]");
+    app.add_option("-y,--config", config_file,
+                   "YAML config file: the settings of these options and a list of pools (docs/config.md)")
+        ->type_name("FILE");
+    auto* pools_opt =
+        app.add_option("-P,--pools-file", pools_file,
+                       "YAML pools file: pools created or imported at start, rewritten when the "
+                       "API creates or destroys a pool")
+            ->type_name("FILE");
 
     try {
         app.parse(argc, argv);
@@ -198,10 +212,56 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     if (mask_opt->count() > 0 && list_opt->count() > 0) {
         return {std::nullopt, usage_error("-m/--reactor-mask and -l/--cores cannot be used together")};
     }
+    bool use_mask = mask_opt->count() > 0;
+    bool use_list = list_opt->count() > 0;
+    // The config file fills in what the command line leaves out.
+    if (!config_file.empty()) {
+        auto config = api::load_daemon_config(config_file);
+        if (!config) {
+            return {std::nullopt, usage_error(config.error().message)};
+        }
+        auto& c = *config;
+        auto fill = [](CLI::Option* opt, std::string& value, const std::optional<std::string>& from_file) {
+            if (opt->count() == 0 && from_file) {
+                value = *from_file;
+            }
+        };
+        if (!use_mask && !use_list) {
+            fill(mask_opt, mask, c.reactor_mask);
+            fill(list_opt, list, c.cores);
+            use_mask = c.reactor_mask.has_value();
+            use_list = c.cores.has_value();
+        }
+        if (level_opt->count() == 0 && c.log_level) {
+            static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
+            if (!kLevels.contains(*c.log_level)) {
+                return {std::nullopt,
+                        usage_error(fmt::format("{}: log_level must be trace, debug, info, warn or "
+                                                "error, not '{}'",
+                                                config_file, *c.log_level))};
+            }
+            log_level = *c.log_level;
+        }
+        if (busy_opt->count() == 0 && c.busy_poll_us) {
+            if (*c.busy_poll_us > kMaxBusyPollUs) {
+                return {std::nullopt, usage_error(fmt::format("{}: busy_poll_us must be at most {}",
+                                                              config_file, kMaxBusyPollUs))};
+            }
+            busy_poll_us = static_cast<unsigned>(*c.busy_poll_us);
+        }
+        devices.insert(devices.begin(), c.devices.begin(), c.devices.end());
+        fill(node_opt, node_name, c.node_name);
+        fill(grpc_opt, grpc, c.grpc_endpoint);
+        fill(json_rpc_opt, json_rpc, c.json_rpc_socket);
+        fill(store_opt, store, c.store_endpoint);
+        fill(pools_opt, pools_file, c.pools_file);
+        o.pools = std::move(c.pools);
+    }
+    o.pools_file = pools_file;
     Result<std::vector<int>> cores = std::vector<int>{0};
-    if (mask_opt->count() > 0) {
+    if (use_mask) {
         cores = parse_core_mask(mask);
-    } else if (list_opt->count() > 0) {
+    } else if (use_list) {
         cores = parse_core_list(list);
     }
     if (!cores) {

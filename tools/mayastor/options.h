@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/pools_file.h"
 #include "core/status.h"
 
 namespace ms::daemon {
@@ -33,10 +34,15 @@ struct DaemonOptions {
     // Device URIs to create at start, in order (-d, repeatable).
     std::vector<std::string> devices;
     std::string node_name;
-    // Validated now, served by a later version (the gRPC and JSON-RPC APIs, the store).
+    // Where the gRPC API (Mayastor, BdevRpc, JsonRpc) and the JSON-RPC socket are served.
     Endpoint grpc_endpoint{"0.0.0.0", kDefaultGrpcPort};
     std::string json_rpc_socket{kDefaultJsonRpcSocket};
+    // Validated and kept; used by a later version (the store).
     std::optional<Endpoint> store_endpoint;
+    // Pools of the config file (-y) to create or import at start, before the pools file's.
+    std::vector<api::PoolSpec> pools;
+    // -P: the pools file, rewritten when a pool is created or destroyed over the API.
+    std::string pools_file;
     // The IP placed in URIs the API returns: env MY_POD_IP (IPv4), else 127.0.0.1.
     std::string pod_ip = "127.0.0.1";
 };

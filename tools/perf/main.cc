@@ -16,6 +16,7 @@
 #include "core/cpu_list.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "lvs/lvs.h"
 #include "perf/job.h"
 #include "perf/report.h"
 #include "perf/workload.h"
@@ -55,7 +56,79 @@ struct Options {
     bool json = false;
     bool verify = false;
     bool prefill = false;
+    // --pool NAME=DISK and --replica POOL/NAME:SIZE[:thin], made before the -u devices.
+    std::vector<std::string> pools;
+    std::vector<std::string> replicas;
 };
+
+struct PoolArg {
+    std::string name;
+    std::string disk;
+};
+
+struct ReplicaArg {
+    std::string pool;
+    std::string name;
+    uint64_t size = 0;
+    bool thin = false;
+};
+
+Result<PoolArg> parse_pool_arg(const std::string& text) {
+    auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+        return errorf(EINVAL, "--pool '{}': expected NAME=DISK", text);
+    }
+    return PoolArg{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+Result<ReplicaArg> parse_replica_arg(const std::string& text) {
+    auto slash = text.find('/');
+    auto colon = text.find(':', slash == std::string::npos ? 0 : slash);
+    if (slash == std::string::npos || colon == std::string::npos || slash == 0 || colon == slash + 1) {
+        return errorf(EINVAL, "--replica '{}': expected POOL/NAME:SIZE[:thin]", text);
+    }
+    ReplicaArg r{text.substr(0, slash), text.substr(slash + 1, colon - slash - 1)};
+    std::string size = text.substr(colon + 1);
+    if (size.ends_with(":thin")) {
+        r.thin = true;
+        size.resize(size.size() - 5);
+    } else if (size.ends_with(":thick")) {
+        size.resize(size.size() - 6);
+    }
+    auto bytes = parse_size(size);
+    if (!bytes) {
+        return errorf(EINVAL, "--replica '{}': {}", text, bytes.error().message);
+    }
+    r.size = *bytes;
+    return r;
+}
+
+// Creates (or imports) the --pool pools and creates the --replica replicas on reactor `r`.
+Status make_pools_and_replicas(Reactor& r, const Options& o, std::vector<std::string>& made_replicas) {
+    for (const auto& text : o.pools) {
+        auto p = parse_pool_arg(text);
+        if (!p) {
+            return std::unexpected(p.error());
+        }
+        auto info = run_on(r, [&p] { return lvs::PoolRegistry::instance().create_or_import(p->name, p->disk); });
+        if (!info) {
+            return errorf(info.error().code, "pool '{}' on '{}': {}", p->name, p->disk, info.error().message);
+        }
+    }
+    for (const auto& text : o.replicas) {
+        auto a = parse_replica_arg(text);
+        if (!a) {
+            return std::unexpected(a.error());
+        }
+        auto info = run_on(
+            r, [&a] { return lvs::PoolRegistry::instance().create_replica(a->pool, a->name, a->size, a->thin); });
+        if (!info) {
+            return errorf(info.error().code, "replica '{}': {}", text, info.error().message);
+        }
+        made_replicas.push_back(a->name);
+    }
+    return ok();
+}
 
 Result<WorkloadSpec> make_spec(const Options& o) {
     WorkloadSpec spec;
@@ -162,22 +235,35 @@ int run(const Options& o) {
     std::vector<std::unique_ptr<Descriptor>> descs;
     std::vector<std::unique_ptr<Job>> jobs;
     std::vector<JobReport> reports;
+    std::vector<std::string> made_replicas;
     int rc = 0;
     auto cleanup = [&] {
         jobs.clear();
         descs.clear();
         // Newest first: a device may hold (claim) one created before it.
-        for (auto it = devices.rbegin(); it != devices.rend(); ++it) {
-            auto& dev = *it;
-            std::string name = dev->name();
-            dev.reset();
+        // By the URI they were made from: bdev:///NAME (a replica) only refers to a device.
+        for (std::size_t i = devices.size(); i-- > 0;) {
+            devices[i].reset();
+            const std::string& name = o.uris[i];
             Status s = run_on(first, [&name] { return destroy_device(name); });
             if (!s) {
                 log::warn("cannot destroy '{}': {}", name, s.error().to_string());
             }
         }
+        for (const auto& name : made_replicas) {
+            if (Status s = run_on(first, [&name] { return lvs::PoolRegistry::instance().destroy_replica(name); });
+                !s) {
+                log::warn("cannot destroy replica '{}': {}", name, s.error().to_string());
+            }
+        }
+        run_on(first, [] { return lvs::PoolRegistry::instance().export_all(); });
         rt->stop();
     };
+    if (Status s = make_pools_and_replicas(first, o, made_replicas); !s) {
+        rc = usage_error(s.error().message);
+        cleanup();
+        return rc;
+    }
 
     OpenMode mode =
         writes(spec->pattern) || spec->verify || o.prefill ? OpenMode::ReadWrite : OpenMode::ReadOnly;
@@ -287,6 +373,11 @@ int main(int argc, char** argv) {
     app.add_flag(
         "--prefill", o.prefill,
         "write every device once before the run (real data to read, memory devices fully allocated)");
+    app.add_option("--pool", o.pools,
+                   "NAME=DISK: create (or import) a pool on the device DISK first; repeatable. Exported at exit.");
+    app.add_option("--replica", o.replicas,
+                   "POOL/NAME:SIZE[:thin]: create a replica first (thick unless :thin), reach it with -u "
+                   "bdev:///NAME; destroyed at exit; repeatable");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,67 @@
+// gRPC service mayastor.Mayastor: pools, replicas, replica snapshots and clones, host block
+// devices and resource usage. Nexus, rebuild, NVMe-oF and nexus snapshot RPCs answer
+// UNIMPLEMENTED with a message naming the missing part. Status codes per RPC: docs/api.md.
+//
+// Handlers are split by subject: pool_rpcs.cc, replica_rpcs.cc, snapshot_rpcs.cc and
+// mayastor_service.cc (host information and the unimplemented RPCs).
+#pragma once
+
+#include "api/api_context.h"
+#include "mayastor.grpc.pb.h"
+
+namespace ms::api {
+
+#define MS_API_RPC(name, request, reply) \
+    grpc::Status name(grpc::ServerContext* ctx, const mayastor::request* req, mayastor::reply* rep) override
+
+class MayastorService final : public mayastor::Mayastor::Service {
+   public:
+    explicit MayastorService(ApiContext& ctx) : _ctx(ctx) {}
+
+    MS_API_RPC(CreatePool, CreatePoolRequest, Pool);
+    MS_API_RPC(DestroyPool, DestroyPoolRequest, Null);
+    MS_API_RPC(ListPools, Null, ListPoolsReply);
+
+    MS_API_RPC(CreateReplica, CreateReplicaRequest, Replica);
+    MS_API_RPC(DestroyReplica, DestroyReplicaRequest, Null);
+    MS_API_RPC(ListReplicas, Null, ListReplicasReply);
+    MS_API_RPC(StatReplicas, Null, StatReplicasReply);
+    MS_API_RPC(ShareReplica, ShareReplicaRequest, ShareReplicaReply);
+
+    MS_API_RPC(CreateReplicaSnapshot, CreateReplicaSnapshotRequest, ReplicaSnapshot);
+    MS_API_RPC(DestroyReplicaSnapshot, DestroyReplicaSnapshotRequest, Null);
+    MS_API_RPC(ListReplicaSnapshots, Null, ListReplicaSnapshotsReply);
+    MS_API_RPC(CreateReplicaClone, CreateReplicaCloneRequest, Replica);
+
+    MS_API_RPC(ListBlockDevices, ListBlockDevicesRequest, ListBlockDevicesReply);
+    MS_API_RPC(GetResourceUsage, Null, GetResourceUsageReply);
+
+    // Not implemented yet (UNIMPLEMENTED).
+    MS_API_RPC(CreateNexus, CreateNexusRequest, Nexus);
+    MS_API_RPC(DestroyNexus, DestroyNexusRequest, Null);
+    MS_API_RPC(ListNexus, Null, ListNexusReply);
+    MS_API_RPC(AddChildNexus, AddChildNexusRequest, Child);
+    MS_API_RPC(RemoveChildNexus, RemoveChildNexusRequest, Null);
+    MS_API_RPC(FaultNexusChild, FaultNexusChildRequest, Null);
+    MS_API_RPC(PublishNexus, PublishNexusRequest, PublishNexusReply);
+    MS_API_RPC(UnpublishNexus, UnpublishNexusRequest, Null);
+    MS_API_RPC(GetNvmeAnaState, GetNvmeAnaStateRequest, GetNvmeAnaStateReply);
+    MS_API_RPC(SetNvmeAnaState, SetNvmeAnaStateRequest, Null);
+    MS_API_RPC(ChildOperation, ChildNexusRequest, Null);
+    MS_API_RPC(StartRebuild, StartRebuildRequest, Null);
+    MS_API_RPC(StopRebuild, StopRebuildRequest, Null);
+    MS_API_RPC(PauseRebuild, PauseRebuildRequest, Null);
+    MS_API_RPC(ResumeRebuild, ResumeRebuildRequest, Null);
+    MS_API_RPC(GetRebuildState, RebuildStateRequest, RebuildStateReply);
+    MS_API_RPC(GetRebuildStats, RebuildStatsRequest, RebuildStatsReply);
+    MS_API_RPC(GetRebuildProgress, RebuildProgressRequest, RebuildProgressReply);
+    MS_API_RPC(CreateSnapshot, CreateSnapshotRequest, CreateSnapshotReply);
+    MS_API_RPC(ListNvmeControllers, Null, ListNvmeControllersReply);
+
+   private:
+    ApiContext& _ctx;
+};
+
+#undef MS_API_RPC
+
+}  // namespace ms::api

@@ -1,0 +1,70 @@
+#include "api/proto_convert.h"
+
+#include <fmt/format.h>
+
+#include "core/uri.h"
+
+namespace ms::api {
+
+std::string replica_uri(const lvs::ReplicaInfo& r, const std::string& pod_ip) {
+    std::string uuid = r.uuid.to_string();
+    if (r.share == lvs::ShareProtocol::Nvmf) {
+        return fmt::format("nvmf://{}:{}/{}{}?uuid={}", pod_ip, kNvmfReplicaPort, kNqnPrefix, r.name, uuid);
+    }
+    return fmt::format("bdev:///{}?uuid={}", percent_encode(r.name, true), uuid);
+}
+
+void to_proto(const lvs::PoolInfo& p, mayastor::Pool* out) {
+    out->set_name(p.name);
+    out->add_disks(p.disk);
+    out->set_state(mayastor::POOL_ONLINE);
+    out->set_capacity(p.capacity);
+    out->set_used(p.used);
+}
+
+void to_proto(const lvs::ReplicaInfo& r, const std::string& pod_ip, mayastor::Replica* out) {
+    out->set_uuid(r.name);
+    out->set_pool(r.pool);
+    out->set_thin(r.thin);
+    out->set_size(r.size);
+    out->set_share(static_cast<mayastor::ShareProtocolReplica>(r.share));
+    out->set_uri(replica_uri(r, pod_ip));
+}
+
+void to_proto_stats(const lvs::ReplicaInfo& r, mayastor::ReplicaStats* out) {
+    out->set_uuid(r.name);
+    out->set_pool(r.pool);
+    auto* s = out->mutable_stats();
+    s->set_num_read_ops(r.stats.num_read_ops);
+    s->set_num_write_ops(r.stats.num_write_ops);
+    s->set_bytes_read(r.stats.bytes_read);
+    s->set_bytes_written(r.stats.bytes_written);
+}
+
+void to_proto_snapshot(const lvs::ReplicaInfo& s, mayastor::ReplicaSnapshot* out) {
+    out->set_name(s.name);
+    out->set_uuid(s.uuid.to_string());
+    out->set_pool(s.pool);
+    out->set_replica(s.parent);
+    out->set_size(s.size);
+    out->set_allocated(s.allocated);
+    out->set_timestamp(s.created);
+    for (const auto& c : s.clones) {
+        out->add_clones(c);
+    }
+}
+
+void to_proto(const BdevInfo& b, mayastor::Bdev* out) {
+    out->set_name(b.name);
+    out->set_uuid(b.uuid);
+    out->set_num_blocks(b.num_blocks);
+    out->set_blk_size(b.blk_size);
+    out->set_claimed(!b.claimed_by.empty());
+    out->set_claimed_by(b.claimed_by.empty() ? "Orphaned" : b.claimed_by);
+    out->set_aliases("");
+    out->set_uri(b.uri);
+    out->set_product_name(b.product);
+    out->set_share_uri(b.share_uri);
+}
+
+}  // namespace ms::api

@@ -1,0 +1,233 @@
+"""Shared helpers of the integration tests: start the real `mayastor` daemon on free ports,
+talk to it with a third-party gRPC client (Debian's python3-grpcio, stubs generated here from
+proto/mayastor.proto with protoc), and make loop devices and disk files.
+
+Environment (set by tests/CMakeLists.txt): MAYASTOR_BIN, MAYASTOR_CLIENT_BIN, JSONRPC_BIN,
+MS_SOURCE_DIR. Run with Debian's /usr/bin/python3 (it has the grpc module).
+"""
+
+import base64
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+SOURCE_DIR = os.environ.get("MS_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+MAYASTOR_BIN = os.environ.get("MAYASTOR_BIN", "mayastor")
+CLIENT_BIN = os.environ.get("MAYASTOR_CLIENT_BIN", "mayastor-client")
+JSONRPC_BIN = os.environ.get("JSONRPC_BIN", "jsonrpc")
+# Sanitizer builds start and run slower.
+SLOW = int(os.environ.get("MS_SLOW_FACTOR", "1"))
+
+_pb2 = None
+
+
+def pb2():
+    """The generated message module of proto/mayastor.proto (generated once per process)."""
+    global _pb2
+    if _pb2 is None:
+        out = tempfile.mkdtemp(prefix="ms-pb2-")
+        subprocess.run(
+            ["protoc", f"--python_out={out}", f"-I{SOURCE_DIR}/proto", f"{SOURCE_DIR}/proto/mayastor.proto"],
+            check=True,
+        )
+        sys.path.insert(0, out)
+        _pb2 = importlib.import_module("mayastor_pb2")
+    return _pb2
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Rpc:
+    """Calls `/mayastor.<Service>/<Method>` on a channel; the reply type is looked up in the
+    generated module by the name the fact sheet gives."""
+
+    REPLIES = {
+        "CreatePool": "Pool",
+        "DestroyPool": "Null",
+        "ListPools": "ListPoolsReply",
+        "CreateReplica": "Replica",
+        "DestroyReplica": "Null",
+        "ListReplicas": "ListReplicasReply",
+        "StatReplicas": "StatReplicasReply",
+        "ShareReplica": "ShareReplicaReply",
+        "CreateReplicaSnapshot": "ReplicaSnapshot",
+        "DestroyReplicaSnapshot": "Null",
+        "ListReplicaSnapshots": "ListReplicaSnapshotsReply",
+        "CreateReplicaClone": "Replica",
+        "ListBlockDevices": "ListBlockDevicesReply",
+        "GetResourceUsage": "GetResourceUsageReply",
+        "CreateNexus": "Nexus",
+        "ListNexus": "ListNexusReply",
+        "List": "Bdevs",
+        "Create": "CreateReply",
+        "Destroy": "Null",
+        "Share": "BdevShareReply",
+        "Unshare": "Null",
+        "JsonRpcCall": "JsonRpcReply",
+    }
+    SERVICE = {"List": "BdevRpc", "Create": "BdevRpc", "Destroy": "BdevRpc", "Share": "BdevRpc",
+               "Unshare": "BdevRpc", "JsonRpcCall": "JsonRpc"}
+
+    def __init__(self, target):
+        self.channel = grpc.insecure_channel(target)
+
+    def close(self):
+        self.channel.close()
+
+    def __call__(self, method, request=None, timeout=60 * SLOW):
+        m = pb2()
+        if request is None:
+            request = m.Null()
+        reply_type = getattr(m, self.REPLIES[method])
+        service = self.SERVICE.get(method, "Mayastor")
+        call = self.channel.unary_unary(
+            f"/mayastor.{service}/{method}",
+            request_serializer=lambda r: r.SerializeToString(),
+            response_deserializer=reply_type.FromString,
+        )
+        return call(request, timeout=timeout)
+
+    def code(self, method, request=None):
+        """The status code of the call (OK when it succeeds)."""
+        try:
+            self(method, request)
+            return grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            return e.code()
+
+
+class Daemon:
+    """One `mayastor` process on free ports, in its own scratch directory."""
+
+    def __init__(self, workdir, extra_args=(), pools_file=True, env=None):
+        self.workdir = workdir
+        self.port = free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self.socket = os.path.join(workdir, "mayastor.sock")
+        self.pools_file = os.path.join(workdir, "pools.yaml") if pools_file else None
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.rpc = None
+        self.stderr_path = os.path.join(workdir, "mayastor.stderr")
+
+    def args(self):
+        a = [MAYASTOR_BIN, "-g", self.endpoint, "-r", self.socket, "-N", "it-node"]
+        if self.pools_file:
+            a += ["-P", self.pools_file]
+        return a + self.extra_args
+
+    def start(self, timeout=30):
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env)
+        self.rpc = Rpc(self.endpoint)
+        deadline = time.monotonic() + timeout * SLOW
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"mayastor exited with {self.proc.returncode} at start:\n{self.log()}")
+            try:
+                self.rpc("ListPools", timeout=2)
+                return self
+            except grpc.RpcError:
+                time.sleep(0.05)
+        raise AssertionError(f"mayastor not serving within {timeout} s:\n{self.log()}")
+
+    def log(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()[-6000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stops the daemon and returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.rpc:
+            self.rpc.close()
+            self.rpc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"mayastor did not stop within {timeout} s after {sig}:\n{self.log()}")
+        self.proc = None
+        self.stderr.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def jsonrpc(self, method, params=None):
+        """One JSON-RPC 2.0 call on the daemon's Unix socket; returns (result, error)."""
+        req = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            req["params"] = params
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60 * SLOW)
+            s.connect(self.socket)
+            s.sendall(json.dumps(req).encode())
+            buf = b""
+            dec = json.JSONDecoder()
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    raise AssertionError(f"JSON-RPC socket closed without a reply to {method}")
+                buf += chunk
+                try:
+                    reply, _ = dec.raw_decode(buf.decode())
+                    break
+                except ValueError:
+                    continue
+        return reply.get("result"), reply.get("error")
+
+    def write(self, device, offset, data):
+        result, error = self.jsonrpc(
+            "bdev_write", {"name": device, "offset": offset, "data": base64.b64encode(data).decode()})
+        if error:
+            raise AssertionError(f"bdev_write {device}@{offset}: {error}")
+
+    def read(self, device, offset, length):
+        result, error = self.jsonrpc("bdev_read", {"name": device, "offset": offset, "length": length})
+        if error:
+            raise AssertionError(f"bdev_read {device}@{offset}+{length}: {error}")
+        data = result["data"] if isinstance(result, dict) else result
+        return base64.b64decode(data)
+
+
+def make_disk_file(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+class LoopDevice:
+    """A loop device over a file (needs root); detached on close."""
+
+    def __init__(self, backing):
+        out = subprocess.run(["losetup", "--find", "--show", backing], check=True, capture_output=True, text=True)
+        self.path = out.stdout.strip()
+
+    def close(self):
+        if self.path:
+            subprocess.run(["losetup", "-d", self.path], check=False)
+            self.path = None
+
+
+def have_root():
+    return os.geteuid() == 0

@@ -1,0 +1,76 @@
+// The Mayastor RPCs that need no pool: host information and the ones not implemented yet.
+#include "api_test_util.h"
+
+namespace ms::api::test {
+namespace {
+
+using grpc::StatusCode;
+
+class MayastorServiceTest : public ApiFixture {};
+
+template <typename Req, typename Rep>
+void expect_unimplemented(grpc::Status (mayastor::Mayastor::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                                           Rep*),
+                          mayastor::Mayastor::Stub& stub, std::string_view rpc, std::string_view what) {
+    auto [s, rep] = call(method, stub, Req());
+    EXPECT_EQ(s.error_code(), StatusCode::UNIMPLEMENTED) << rpc;
+    EXPECT_NE(s.error_message().find(rpc), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find(what), std::string::npos) << s.error_message();
+}
+
+TEST_F(MayastorServiceTest, MissingPartsAnswerUnimplementedNamingThem) {
+    using S = mayastor::Mayastor::Stub;
+    auto& m = *_mayastor;
+    expect_unimplemented(&S::CreateNexus, m, "CreateNexus", "nexus");
+    expect_unimplemented(&S::DestroyNexus, m, "DestroyNexus", "nexus");
+    expect_unimplemented(&S::ListNexus, m, "ListNexus", "nexus");
+    expect_unimplemented(&S::AddChildNexus, m, "AddChildNexus", "nexus");
+    expect_unimplemented(&S::RemoveChildNexus, m, "RemoveChildNexus", "nexus");
+    expect_unimplemented(&S::FaultNexusChild, m, "FaultNexusChild", "nexus");
+    expect_unimplemented(&S::PublishNexus, m, "PublishNexus", "nexus");
+    expect_unimplemented(&S::UnpublishNexus, m, "UnpublishNexus", "nexus");
+    expect_unimplemented(&S::GetNvmeAnaState, m, "GetNvmeAnaState", "NVMe-oF");
+    expect_unimplemented(&S::SetNvmeAnaState, m, "SetNvmeAnaState", "NVMe-oF");
+    expect_unimplemented(&S::ChildOperation, m, "ChildOperation", "nexus");
+    expect_unimplemented(&S::StartRebuild, m, "StartRebuild", "rebuild");
+    expect_unimplemented(&S::StopRebuild, m, "StopRebuild", "rebuild");
+    expect_unimplemented(&S::PauseRebuild, m, "PauseRebuild", "rebuild");
+    expect_unimplemented(&S::ResumeRebuild, m, "ResumeRebuild", "rebuild");
+    expect_unimplemented(&S::GetRebuildState, m, "GetRebuildState", "rebuild");
+    expect_unimplemented(&S::GetRebuildStats, m, "GetRebuildStats", "rebuild");
+    expect_unimplemented(&S::GetRebuildProgress, m, "GetRebuildProgress", "rebuild");
+    expect_unimplemented(&S::CreateSnapshot, m, "CreateSnapshot", "nexus");
+    expect_unimplemented(&S::ListNvmeControllers, m, "ListNvmeControllers", "NVMe-oF initiator");
+}
+
+TEST_F(MayastorServiceTest, ResourceUsageIsThisProcesss) {
+    auto [s, rep] = call(&mayastor::Mayastor::Stub::GetResourceUsage, *_mayastor, mayastor::Null());
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_TRUE(rep.has_usage());
+    EXPECT_GT(rep.usage().soft_faults(), 0);
+    EXPECT_GT(rep.usage().vol_csw() + rep.usage().invol_csw(), 0);
+}
+
+TEST_F(MayastorServiceTest, BlockDevicesAvailableAreASubsetOfAll) {
+    mayastor::ListBlockDevicesRequest all_req;
+    all_req.set_all(true);
+    auto [s_all, all] = call(&mayastor::Mayastor::Stub::ListBlockDevices, *_mayastor, all_req);
+    ASSERT_TRUE(s_all.ok()) << s_all.error_message();
+    auto [s_av, avail] =
+        call(&mayastor::Mayastor::Stub::ListBlockDevices, *_mayastor, mayastor::ListBlockDevicesRequest());
+    ASSERT_TRUE(s_av.ok()) << s_av.error_message();
+    EXPECT_LE(avail.devices_size(), all.devices_size());
+    for (const auto& d : avail.devices()) {
+        EXPECT_TRUE(d.available()) << d.devname();
+        EXPECT_GT(d.size(), 0u);
+        EXPECT_FALSE(d.has_filesystem() && !d.filesystem().fstype().empty()) << d.devname();
+    }
+    for (const auto& d : all.devices()) {
+        EXPECT_EQ(d.devname().rfind("/dev/", 0), 0u) << d.devname();
+        EXPECT_TRUE(d.devtype() == "disk" || d.devtype() == "partition") << d.devtype();
+        EXPECT_EQ(d.has_partition(), d.devtype() == "partition");
+    }
+}
+
+}  // namespace
+}  // namespace ms::api::test
