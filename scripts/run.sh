@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # THE MAIN JOB: installs the dependencies, builds, and runs the mayastor daemon in the
-# foreground with an io_uring device on a 1 GiB sparse file and a 64 MiB RAM disk.
+# foreground, ready to use: a pool `pool0` on a 1 GiB sparse file (created, or imported when
+# the file already holds it), a 256 MiB thin replica `replica0` on it, a 64 MiB RAM disk, the
+# gRPC API on 0.0.0.0:10124 and the JSON-RPC socket /var/tmp/mayastor.sock.
 # Stop it with Ctrl-C (SIGINT) or SIGTERM. Extra arguments go to mayastor (e.g. -m 0x3).
 # Usage: sudo bash scripts/run.sh [MAYASTOR_OPTIONS...]
 set -euo pipefail
@@ -15,7 +17,38 @@ if [[ ! -e $disk ]]; then
     echo "run: created a 1 GiB sparse file $disk"
 fi
 
-cmd=(build/tools/mayastor/mayastor -d "uring://$disk" -d 'malloc:///malloc0?size_mb=64' "$@")
+pools=${MAYASTOR_POOLS:-/var/tmp/mayastor-pools.yaml}
+if [[ ! -e $pools ]]; then
+    printf 'pools:\n  - name: pool0\n    disks: ["uring://%s"]\n' "$disk" >"$pools"
+    echo "run: wrote $pools (pool0 on $disk)"
+fi
+
+client=build/tools/mayastor-client/mayastor-client
+cmd=(build/tools/mayastor/mayastor -P "$pools" -d 'malloc:///malloc0?size_mb=64' "$@")
 echo "run: ${cmd[*]}"
-echo "run: mayastor runs in the foreground; stop it with Ctrl-C (or: kill -TERM <pid>)"
-exec "${cmd[@]}"
+"${cmd[@]}" &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+
+for ((i = 0; i < 300; i++)); do
+    if "$client" pool list >/dev/null 2>&1; then
+        break
+    fi
+    kill -0 "$pid" 2>/dev/null || { wait "$pid"; exit $?; }
+    sleep 0.1
+done
+# Idempotent: an existing replica0 is left as it is.
+if "$client" -q pool list 2>/dev/null | grep -q '^pool0 '; then
+    "$client" replica create pool0 replica0 --size=256 --thin || true
+fi
+"$client" pool list || true
+"$client" replica list || true
+echo "run: mayastor (pid $pid) runs in the foreground; stop it with Ctrl-C (or: kill -TERM $pid)"
+echo "run: try 'build/tools/mayastor-client/mayastor-client --help'"
+rc=0
+wait "$pid" || rc=$?
+# A signal interrupts the first wait; wait again for the daemon's own exit status.
+if kill -0 "$pid" 2>/dev/null; then
+    wait "$pid" || rc=$?
+fi
+exit "$rc"

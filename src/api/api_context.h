@@ -46,7 +46,8 @@ class ApiContext {
     // Held for the whole of a "Serialized" call.
     [[nodiscard]] std::unique_lock<std::mutex> serialize() { return std::unique_lock(_serial); }
 
-    // Pool bookkeeping for the pools file (errors are logged: the pool itself was made).
+    // Pool bookkeeping for the pools file (errors are logged: the pool itself was made). `disk`
+    // is recorded as a URI (a bare path becomes the absolute aio:// URI it means).
     void pool_created(const std::string& name, const std::string& disk);
     void pool_destroyed(const std::string& name);
 

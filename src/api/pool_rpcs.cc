@@ -31,7 +31,9 @@ grpc::Status MayastorService::CreatePool(grpc::ServerContext*, const mayastor::C
         return grpc_error(e.code == EXDEV ? StatusCode::INVALID_ARGUMENT : StatusCode::INTERNAL, e);
     }
     to_proto(*pool, rep);
-    _ctx.pool_created(name, disk);
+    // Recorded as reported (creation URI with the base device's uuid): the next start makes
+    // the base device with the same uuid, so Pool.disks stays the same across restarts.
+    _ctx.pool_created(name, pool->disk);
     log::info("CreatePool: pool '{}' on '{}' ({} bytes)", name, pool->disk, pool->capacity);
     return grpc::Status::OK;
 }

@@ -57,10 +57,6 @@ Task<T> on_pool(std::shared_ptr<Pool> pool, F make) {
     co_return result;
 }
 
-struct Opened {
-    std::shared_ptr<Pool> pool;
-};
-
 // Gives the base device back: the claim, and the device itself if we made it.
 Task<void> release_base(std::shared_ptr<BlockDevice> dev, std::string owner, std::string disk, bool owned) {
     dev->release_claim(owner);

@@ -132,16 +132,20 @@ class Daemon:
     def start(self, timeout=30):
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env)
-        self.rpc = Rpc(self.endpoint)
         deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"mayastor exited with {self.proc.returncode} at start:\n{self.log()}")
+            # A fresh channel per attempt: a channel that failed to connect waits out gRPC's
+            # reconnect backoff (1 s, 1.6 s, ...) before it tries again.
+            rpc = Rpc(self.endpoint)
             try:
-                self.rpc("ListPools", timeout=2)
+                rpc("ListPools", timeout=2)
+                self.rpc = rpc
                 return self
             except grpc.RpcError:
-                time.sleep(0.05)
+                rpc.close()
+                time.sleep(0.02)
         raise AssertionError(f"mayastor not serving within {timeout} s:\n{self.log()}")
 
     def log(self):

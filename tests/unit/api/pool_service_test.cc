@@ -147,14 +147,16 @@ class PoolsFileTest : public PoolServiceTest {
 };
 
 TEST_F(PoolsFileTest, RecordsCreatedAndDestroyedPools) {
-    ASSERT_TRUE(create("p1", {"malloc:///d1?size_mb=64"}).first.ok());
-    ASSERT_TRUE(create("p2", {"malloc:///d2?size_mb=64"}).first.ok());
-    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p1", {"malloc:///d1?size_mb=64"}},
-                                                {"p2", {"malloc:///d2?size_mb=64"}}}));
+    auto [s1, p1] = create("p1", {"malloc:///d1?size_mb=64"});
+    ASSERT_TRUE(s1.ok());
+    auto [s2, p2] = create("p2", {"malloc:///d2?size_mb=64"});
+    ASSERT_TRUE(s2.ok());
+    // As the pools report their disks: with the base device's uuid, so that it stays the same.
+    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p1", {p1.disks(0)}}, {"p2", {p2.disks(0)}}}));
     // A failed create records nothing.
     EXPECT_FALSE(create("p3", {"nope:///x"}).first.ok());
     ASSERT_TRUE(destroy("p1").ok());
-    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p2", {"malloc:///d2?size_mb=64"}}}));
+    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p2", {p2.disks(0)}}}));
 }
 
 TEST_F(PoolsFileTest, RecordsBarePathsAsAbsoluteUris) {
@@ -164,7 +166,7 @@ TEST_F(PoolsFileTest, RecordsBarePathsAsAbsoluteUris) {
     auto [s, pool] = create("p1", {path});
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(pool.disks(0).rfind("aio://" + path + "?uuid=", 0), 0u) << pool.disks(0);
-    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p1", {"aio://" + path}}}));
+    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p1", {pool.disks(0)}}}));
 }
 
 }  // namespace
