@@ -306,6 +306,7 @@ class RestartTest(unittest.TestCase):
 
     def test_restart_reimports(self):
         d = tempfile.mkdtemp(prefix="ms-restart-")
+        daemon = None
         try:
             m = pb2()
             daemon = it.Daemon(d).start()
@@ -339,6 +340,9 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(daemon.read("thick", 5 * MiB, 12288), data["thick"])
             self.assertEqual(daemon.stop(), 0)
         finally:
+            # A failed assertion must not leave the daemon running.
+            if daemon is not None and daemon.proc is not None:
+                daemon.kill9()
             shutil.rmtree(d, ignore_errors=True)
 
 
