@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace ms::perf {
@@ -28,7 +29,17 @@ double us(uint64_t ns) {
     return static_cast<double>(ns) / 1000.0;
 }
 
-Figures figures_of(const JobResult& r, const LatencyHistogram& h) {
+// Latency figures from a histogram (per job, or the merged one for the total).
+void set_latency(Figures& f, const LatencyHistogram& h) {
+    f.mean_us = h.mean() / 1000.0;
+    f.p50_us = us(h.percentile(50));
+    f.p99_us = us(h.percentile(99));
+    f.p999_us = us(h.percentile(99.9));
+    f.min_us = us(h.min());
+    f.max_us = us(h.max());
+}
+
+Figures figures_of(const JobResult& r) {
     Figures f;
     f.reads = r.reads;
     f.writes = r.writes;
@@ -39,22 +50,18 @@ Figures figures_of(const JobResult& r, const LatencyHistogram& h) {
         f.iops = static_cast<double>(r.ios()) / f.seconds;
         f.mib_s = static_cast<double>(r.bytes) / f.seconds / (1024.0 * 1024.0);
     }
-    f.mean_us = h.mean() / 1000.0;
-    f.p50_us = us(h.percentile(50));
-    f.p99_us = us(h.percentile(99));
-    f.p999_us = us(h.percentile(99.9));
-    f.min_us = us(h.min());
-    f.max_us = us(h.max());
+    set_latency(f, *r.latency);
     return f;
 }
 
 // The total: rates add up over jobs (each ran for about the same time); latencies come from
 // the merged histograms.
-Figures total_of(std::span<const JobReport> jobs, LatencyHistogram& merged) {
+Figures total_of(std::span<const JobReport> jobs) {
     Figures t;
+    auto merged = std::make_unique<LatencyHistogram>();
     for (const JobReport& j : jobs) {
-        merged.merge(*j.result->latency);
-        Figures f = figures_of(*j.result, *j.result->latency);
+        merged->merge(*j.result->latency);
+        Figures f = figures_of(*j.result);
         t.reads += f.reads;
         t.writes += f.writes;
         t.errors += f.errors;
@@ -63,46 +70,16 @@ Figures total_of(std::span<const JobReport> jobs, LatencyHistogram& merged) {
         t.iops += f.iops;
         t.mib_s += f.mib_s;
     }
-    t.mean_us = merged.mean() / 1000.0;
-    t.p50_us = us(merged.percentile(50));
-    t.p99_us = us(merged.percentile(99));
-    t.p999_us = us(merged.percentile(99.9));
-    t.min_us = us(merged.min());
-    t.max_us = us(merged.max());
+    set_latency(t, *merged);
     return t;
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    out.push_back('"');
-    return out;
-}
-
-std::string json_figures(const Figures& f) {
-    return fmt::format(
-        "\"reads\": {}, \"writes\": {}, \"errors\": {}, \"mismatches\": {}, \"seconds\": {:.6f}, \"iops\": "
-        "{:.1f}, "
-        "\"mib_s\": {:.2f}, \"mean_us\": {:.3f}, \"p50_us\": {:.3f}, \"p99_us\": {:.3f}, \"p999_us\": "
-        "{:.3f}, "
-        "\"min_us\": {:.3f}, \"max_us\": {:.3f}",
-        f.reads, f.writes, f.errors, f.mismatches, f.seconds, f.iops, f.mib_s, f.mean_us, f.p50_us, f.p99_us,
-        f.p999_us, f.min_us, f.max_us);
+nlohmann::ordered_json json_figures(const Figures& f) {
+    return {{"reads", f.reads},           {"writes", f.writes},   {"errors", f.errors},
+            {"mismatches", f.mismatches}, {"seconds", f.seconds}, {"iops", f.iops},
+            {"mib_s", f.mib_s},           {"mean_us", f.mean_us}, {"p50_us", f.p50_us},
+            {"p99_us", f.p99_us},         {"p999_us", f.p999_us}, {"min_us", f.min_us},
+            {"max_us", f.max_us}};
 }
 
 std::string describe(const WorkloadSpec& spec) {
@@ -132,11 +109,9 @@ std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jo
     out += fmt::format("{:>5}  {:<{}}  {:>12}  {:>9}  {:>9}  {:>9}\n", "core", "device", dev_w, "IOPS",
                        "MiB/s", "mean us", "p99 us");
     for (const JobReport& j : jobs) {
-        row(j.cpu < 0 ? std::string("-") : std::to_string(j.cpu), j.device,
-            figures_of(*j.result, *j.result->latency));
+        row(j.cpu < 0 ? std::string("-") : std::to_string(j.cpu), j.device, figures_of(*j.result));
     }
-    auto merged = std::make_unique<LatencyHistogram>();
-    Figures total = total_of(jobs, *merged);
+    Figures total = total_of(jobs);
     row("total", "", total);
     uint64_t ios = total.reads + total.writes;
     out += fmt::format("CPU: {:.2f} s, {:.2f} us per I/O\n", cpu_seconds,
@@ -153,27 +128,26 @@ std::string format_table(const WorkloadSpec& spec, std::span<const JobReport> jo
 }
 
 std::string format_json(const WorkloadSpec& spec, std::span<const JobReport> jobs, double cpu_seconds) {
-    std::string out = fmt::format(
-        "{{\n  \"workload\": {}, \"read_percent\": {}, \"io_size\": {}, \"queue_depth\": {}, \"seconds\": "
-        "{:.3f}, "
-        "\"verify\": {}, \"cpu_seconds\": {:.3f},\n  \"jobs\": [",
-        json_string(to_string(spec.pattern)),
-        spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0u : 100u),
-        spec.io_size, spec.queue_depth, std::chrono::duration<double>(spec.duration).count(), spec.verify,
-        cpu_seconds);
-    const char* sep = "\n";
+    nlohmann::ordered_json out;
+    out["workload"] = to_string(spec.pattern);
+    out["read_percent"] =
+        spec.pattern == Pattern::ReadWrite ? spec.read_percent : (writes(spec.pattern) ? 0u : 100u);
+    out["io_size"] = spec.io_size;
+    out["queue_depth"] = spec.queue_depth;
+    out["seconds"] = std::chrono::duration<double>(spec.duration).count();
+    out["verify"] = spec.verify;
+    out["cpu_seconds"] = cpu_seconds;
+    auto& list = out["jobs"] = nlohmann::ordered_json::array();
     for (const JobReport& j : jobs) {
-        out += fmt::format("{}    {{\"core\": {}, \"device\": {}, {}", sep, j.cpu, json_string(j.device),
-                           json_figures(figures_of(*j.result, *j.result->latency)));
+        nlohmann::ordered_json job = {{"core", j.cpu}, {"device", j.device}};
+        job.update(json_figures(figures_of(*j.result)));
         if (!j.result->first_failure.empty()) {
-            out += fmt::format(", \"failure\": {}", json_string(j.result->first_failure));
+            job["failure"] = j.result->first_failure;
         }
-        out += "}";
-        sep = ",\n";
+        list.push_back(std::move(job));
     }
-    auto merged = std::make_unique<LatencyHistogram>();
-    out += fmt::format("\n  ],\n  \"total\": {{{}}}\n}}\n", json_figures(total_of(jobs, *merged)));
-    return out;
+    out["total"] = json_figures(total_of(jobs));
+    return out.dump(2) + "\n";
 }
 
 }  // namespace ms::perf
