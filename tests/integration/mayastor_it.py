@@ -2,8 +2,7 @@
 talk to it with a third-party gRPC client (Debian's python3-grpcio, stubs generated here from
 proto/mayastor.proto with protoc), and make loop devices and disk files.
 
-Environment (set by tests/CMakeLists.txt): MAYASTOR_BIN, MAYASTOR_CLIENT_BIN, JSONRPC_BIN,
-MS_SOURCE_DIR. Run with Debian's /usr/bin/python3 (it has the grpc module).
+Environment (set by tests/CMakeLists.txt): MAYASTOR_BIN, MAYASTOR_CLIENT_BIN, MS_SOURCE_DIR. Run with Debian's /usr/bin/python3 (it has the grpc module).
 """
 
 import base64
@@ -22,7 +21,6 @@ import grpc
 SOURCE_DIR = os.environ.get("MS_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 MAYASTOR_BIN = os.environ.get("MAYASTOR_BIN", "mayastor")
 CLIENT_BIN = os.environ.get("MAYASTOR_CLIENT_BIN", "mayastor-client")
-JSONRPC_BIN = os.environ.get("JSONRPC_BIN", "jsonrpc")
 # Sanitizer builds start and run slower.
 SLOW = int(os.environ.get("MS_SLOW_FACTOR", "1"))
 
@@ -68,7 +66,6 @@ class Rpc:
         "CreateReplicaClone": "Replica",
         "ListBlockDevices": "ListBlockDevicesReply",
         "GetResourceUsage": "GetResourceUsageReply",
-        "CreateNexus": "Nexus",
         "ListNexus": "ListNexusReply",
         "List": "Bdevs",
         "Create": "CreateReply",
@@ -210,27 +207,13 @@ class Daemon:
         result, error = self.jsonrpc("bdev_read", {"name": device, "offset": offset, "length": length})
         if error:
             raise AssertionError(f"bdev_read {device}@{offset}+{length}: {error}")
-        data = result["data"] if isinstance(result, dict) else result
-        return base64.b64decode(data)
+        return base64.b64decode(result)
 
 
 def make_disk_file(path, size):
     with open(path, "wb") as f:
         f.truncate(size)
     return path
-
-
-class LoopDevice:
-    """A loop device over a file (needs root); detached on close."""
-
-    def __init__(self, backing):
-        out = subprocess.run(["losetup", "--find", "--show", backing], check=True, capture_output=True, text=True)
-        self.path = out.stdout.strip()
-
-    def close(self):
-        if self.path:
-            subprocess.run(["losetup", "-d", self.path], check=False)
-            self.path = None
 
 
 def have_root():
