@@ -81,6 +81,51 @@ Result<uint64_t> req_u64(const json& params, const char* key) {
     return **v;
 }
 
+// Reads a method's params: checks that they are an object (and, given the known names, that
+// they hold no others), then reads one value a call. The first failure is kept and every read
+// after it is skipped, so a method reads all its params and then asks for error() once.
+class Params {
+   public:
+    Params(const json& params, bool required) : _params(params) { keep(expect_object(params, required)); }
+    Params(const json& params, bool required, std::initializer_list<std::string_view> known)
+        : Params(params, required) {
+        keep(reject_unknown(params, known));
+    }
+
+    std::string str(const char* key) { return read(&req_string, key); }
+    std::optional<std::string> opt_str(const char* key) { return read(&opt_string, key); }
+    uint64_t u64(const char* key) { return read(&req_u64, key); }
+    std::optional<uint64_t> opt_u64(const char* key) { return read(&jsonrpc::opt_u64, key); }
+
+    std::optional<std::unexpected<Error>> error() const {
+        if (!_error) {
+            return std::nullopt;
+        }
+        return std::unexpected(*_error);
+    }
+
+   private:
+    template <typename T>
+    void keep(const Result<T>& r) {
+        if (!r && !_error) {
+            _error = r.error();
+        }
+    }
+
+    template <typename T>
+    T read(Result<T> (*fn)(const json&, const char*), const char* key) {
+        if (_error) {
+            return T();
+        }
+        Result<T> r = fn(_params, key);
+        keep(r);
+        return r ? std::move(*r) : T();
+    }
+
+    const json& _params;
+    std::optional<Error> _error;
+};
+
 json to_json(const BdevInfo& b) {
     return json{{"name", b.name},
                 {"uuid", b.uuid},
@@ -120,8 +165,8 @@ std::string_view share_name(lvs::ShareProtocol p) {
 // ---- the methods ----
 
 Task<Result<json>> rpc_get_methods(const MethodContext&, json params) {
-    if (Status s = expect_object(params, false); !s) {
-        co_return std::unexpected(s.error());
+    if (auto e = Params(params, false).error()) {
+        co_return *e;
     }
     json names = json::array();
     for (const auto& m : methods()) {
@@ -131,8 +176,8 @@ Task<Result<json>> rpc_get_methods(const MethodContext&, json params) {
 }
 
 Task<Result<json>> get_version(const MethodContext& ctx, json params) {
-    if (Status s = expect_object(params, false); !s) {
-        co_return std::unexpected(s.error());
+    if (auto e = Params(params, false).error()) {
+        co_return *e;
     }
     // "0.1.0" -> major 0, minor 1, patch 0; anything after the numbers is the suffix.
     json fields{{"major", 0}, {"minor", 0}, {"patch", 0}, {"suffix", ""}};
@@ -155,40 +200,30 @@ Task<Result<json>> get_version(const MethodContext& ctx, json params) {
 }
 
 Task<Result<json>> bdev_list(const MethodContext&, json params) {
-    if (Status s = expect_object(params, false); !s) {
-        co_return std::unexpected(s.error());
-    }
-    if (Status s = reject_unknown(params, {"name"}); !s) {
-        co_return std::unexpected(s.error());
-    }
-    auto name = opt_string(params, "name");
-    if (!name) {
-        co_return std::unexpected(name.error());
+    Params p(params, false, {"name"});
+    auto name = p.opt_str("name");
+    if (auto e = p.error()) {
+        co_return *e;
     }
     json out = json::array();
     for (const auto& b : list_bdevs()) {
-        if (!*name || b.name == **name) {
+        if (!name || b.name == *name) {
             out.push_back(to_json(b));
         }
     }
-    if (*name && out.empty()) {
-        co_return errorf(ENOENT, "no device named '{}'", **name);
+    if (name && out.empty()) {
+        co_return errorf(ENOENT, "no device named '{}'", *name);
     }
     co_return out;
 }
 
 Task<Result<json>> bdev_create(const MethodContext&, json params) {
-    if (Status s = expect_object(params, true); !s) {
-        co_return std::unexpected(s.error());
+    Params p(params, true, {"uri"});
+    auto uri = p.str("uri");
+    if (auto e = p.error()) {
+        co_return *e;
     }
-    if (Status s = reject_unknown(params, {"uri"}); !s) {
-        co_return std::unexpected(s.error());
-    }
-    auto uri = req_string(params, "uri");
-    if (!uri) {
-        co_return std::unexpected(uri.error());
-    }
-    auto name = co_await create_bdev(*uri);
+    auto name = co_await create_bdev(uri);
     if (!name) {
         co_return std::unexpected(name.error());
     }
@@ -196,25 +231,17 @@ Task<Result<json>> bdev_create(const MethodContext&, json params) {
 }
 
 Task<Result<json>> bdev_destroy(const MethodContext&, json params) {
-    if (Status s = expect_object(params, true); !s) {
-        co_return std::unexpected(s.error());
+    Params p(params, true, {"uri", "name"});
+    auto uri = p.opt_str("uri");
+    auto name = p.opt_str("name");
+    if (auto e = p.error()) {
+        co_return *e;
     }
-    if (Status s = reject_unknown(params, {"uri", "name"}); !s) {
-        co_return std::unexpected(s.error());
-    }
-    auto uri = opt_string(params, "uri");
-    auto name = opt_string(params, "name");
-    if (!uri) {
-        co_return std::unexpected(uri.error());
-    }
-    if (!name) {
-        co_return std::unexpected(name.error());
-    }
-    if (uri->has_value() == name->has_value()) {
+    if (uri.has_value() == name.has_value()) {
         co_return make_error(EINVAL, "give exactly one of 'uri' and 'name'");
     }
-    std::string target = uri->has_value() ? **uri : **name;
-    if (name->has_value() && target.find("://") != std::string::npos) {
+    std::string target = uri.has_value() ? *uri : *name;
+    if (name.has_value() && target.find("://") != std::string::npos) {
         co_return errorf(EINVAL, "'{}' is a URI, not a name", target);
     }
     Status s = co_await destroy_bdev(target);
@@ -229,8 +256,8 @@ Task<Result<json>> bdev_destroy(const MethodContext&, json params) {
 }
 
 Task<Result<json>> pool_list(const MethodContext&, json params) {
-    if (Status s = expect_object(params, false); !s) {
-        co_return std::unexpected(s.error());
+    if (auto e = Params(params, false).error()) {
+        co_return *e;
     }
     json out = json::array();
     for (const auto& p : lvs::PoolRegistry::instance().list()) {
@@ -247,8 +274,8 @@ Task<Result<json>> pool_list(const MethodContext&, json params) {
 }
 
 Task<Result<json>> replica_list(const MethodContext& ctx, json params) {
-    if (Status s = expect_object(params, false); !s) {
-        co_return std::unexpected(s.error());
+    if (auto e = Params(params, false).error()) {
+        co_return *e;
     }
     json out = json::array();
     auto add = [&](const lvs::ReplicaInfo& r) {
@@ -275,27 +302,13 @@ Task<Result<json>> replica_list(const MethodContext& ctx, json params) {
 }
 
 Task<Result<json>> bdev_write(const MethodContext&, json params) {
-    if (Status s = expect_object(params, true); !s) {
-        co_return std::unexpected(s.error());
-    }
-    if (Status s = reject_unknown(params, {"name", "offset", "data", "pattern", "length", "flush"}); !s) {
-        co_return std::unexpected(s.error());
-    }
-    auto name = req_string(params, "name");
-    if (!name) {
-        co_return std::unexpected(name.error());
-    }
-    auto offset = req_u64(params, "offset");
-    if (!offset) {
-        co_return std::unexpected(offset.error());
-    }
-    auto data_text = opt_string(params, "data");
-    if (!data_text) {
-        co_return std::unexpected(data_text.error());
-    }
-    auto length = opt_u64(params, "length");
-    if (!length) {
-        co_return std::unexpected(length.error());
+    Params p(params, true, {"name", "offset", "data", "pattern", "length", "flush"});
+    auto name = p.str("name");
+    auto offset = p.u64("offset");
+    auto data_text = p.opt_str("data");
+    auto length = p.opt_u64("length");
+    if (auto e = p.error()) {
+        co_return *e;
     }
     bool has_pattern = params.contains("pattern") && !params["pattern"].is_null();
     bool flush = true;
@@ -306,26 +319,26 @@ Task<Result<json>> bdev_write(const MethodContext&, json params) {
         flush = params["flush"].get<bool>();
     }
     std::vector<uint8_t> data;
-    if (data_text->has_value() == has_pattern) {
+    if (data_text.has_value() == has_pattern) {
         co_return make_error(EINVAL, "give exactly one of 'data' (base64) and 'pattern' (with 'length')");
     }
-    if (data_text->has_value()) {
-        if (length->has_value()) {
+    if (data_text.has_value()) {
+        if (length.has_value()) {
             co_return make_error(EINVAL, "'length' goes with 'pattern', not with 'data'");
         }
-        if ((*data_text)->size() > (kMaxDiagnosticIo + 2) / 3 * 4) {
+        if (data_text->size() > (kMaxDiagnosticIo + 2) / 3 * 4) {
             co_return errorf(EINVAL, "'data' holds more than {} bytes", kMaxDiagnosticIo);
         }
-        auto decoded = base64_decode(**data_text);
+        auto decoded = base64_decode(*data_text);
         if (!decoded) {
             co_return errorf(EINVAL, "'data': {}", decoded.error().message);
         }
         data = std::move(*decoded);
     } else {
-        if (!length->has_value()) {
+        if (!length.has_value()) {
             co_return make_error(EINVAL, "'pattern' needs 'length'");
         }
-        uint64_t n = **length;
+        uint64_t n = *length;
         if (n == 0 || n > kMaxDiagnosticIo) {
             co_return errorf(EINVAL, "length {} must be in 1..{} bytes", n, kMaxDiagnosticIo);
         }
@@ -346,7 +359,7 @@ Task<Result<json>> bdev_write(const MethodContext&, json params) {
         co_return make_error(EINVAL, "nothing to write");
     }
     uint64_t n = data.size();
-    Status s = co_await write_bdev(*name, *offset, std::move(data), flush);
+    Status s = co_await write_bdev(name, offset, std::move(data), flush);
     if (!s) {
         co_return std::unexpected(s.error());
     }
@@ -354,25 +367,14 @@ Task<Result<json>> bdev_write(const MethodContext&, json params) {
 }
 
 Task<Result<json>> bdev_read(const MethodContext&, json params) {
-    if (Status s = expect_object(params, true); !s) {
-        co_return std::unexpected(s.error());
+    Params p(params, true, {"name", "offset", "length"});
+    auto name = p.str("name");
+    auto offset = p.u64("offset");
+    auto length = p.u64("length");
+    if (auto e = p.error()) {
+        co_return *e;
     }
-    if (Status s = reject_unknown(params, {"name", "offset", "length"}); !s) {
-        co_return std::unexpected(s.error());
-    }
-    auto name = req_string(params, "name");
-    if (!name) {
-        co_return std::unexpected(name.error());
-    }
-    auto offset = req_u64(params, "offset");
-    if (!offset) {
-        co_return std::unexpected(offset.error());
-    }
-    auto length = req_u64(params, "length");
-    if (!length) {
-        co_return std::unexpected(length.error());
-    }
-    auto data = co_await read_bdev(*name, *offset, *length);
+    auto data = co_await read_bdev(name, offset, length);
     if (!data) {
         co_return std::unexpected(data.error());
     }

@@ -59,6 +59,10 @@ class MayastorService final : public mayastor::Mayastor::Service {
     MS_API_RPC(ListNvmeControllers, Null, ListNvmeControllersReply);
 
    private:
+    // The share protocol a new replica or clone may have: INVALID_ARGUMENT for an unknown one
+    // and for iSCSI, OK otherwise (NVMe-oF is refused later, once the name is known to be new).
+    static grpc::Status check_new_share(mayastor::ShareProtocolReplica share);
+
     ApiContext& _ctx;
 };
 

@@ -16,14 +16,20 @@ auto& pools() {
 
 }  // namespace
 
+grpc::Status MayastorService::check_new_share(mayastor::ShareProtocolReplica share) {
+    if (!mayastor::ShareProtocolReplica_IsValid(share)) {
+        return grpc_error(StatusCode::INVALID_ARGUMENT, fmt::format("unknown share protocol {}", share));
+    }
+    if (share == mayastor::REPLICA_ISCSI) {
+        return grpc_error(StatusCode::INVALID_ARGUMENT, "replicas cannot be shared over iSCSI (use NVMe-oF)");
+    }
+    return grpc::Status::OK;
+}
+
 grpc::Status MayastorService::CreateReplica(grpc::ServerContext*, const mayastor::CreateReplicaRequest* req,
                                             mayastor::Replica* rep) {
-    if (!mayastor::ShareProtocolReplica_IsValid(req->share())) {
-        return grpc_error(StatusCode::INVALID_ARGUMENT,
-                          fmt::format("unknown share protocol {}", req->share()));
-    }
-    if (req->share() == mayastor::REPLICA_ISCSI) {
-        return grpc_error(StatusCode::INVALID_ARGUMENT, "replicas cannot be shared over iSCSI (use NVMe-oF)");
+    if (grpc::Status s = check_new_share(req->share()); !s.ok()) {
+        return s;
     }
     auto lock = _ctx.serialize();
     std::string name = req->uuid();

@@ -82,12 +82,8 @@ grpc::Status MayastorService::ListReplicaSnapshots(grpc::ServerContext*, const m
 grpc::Status MayastorService::CreateReplicaClone(grpc::ServerContext*,
                                                  const mayastor::CreateReplicaCloneRequest* req,
                                                  mayastor::Replica* rep) {
-    if (!mayastor::ShareProtocolReplica_IsValid(req->share())) {
-        return grpc_error(StatusCode::INVALID_ARGUMENT,
-                          fmt::format("unknown share protocol {}", req->share()));
-    }
-    if (req->share() == mayastor::REPLICA_ISCSI) {
-        return grpc_error(StatusCode::INVALID_ARGUMENT, "replicas cannot be shared over iSCSI (use NVMe-oF)");
+    if (grpc::Status s = check_new_share(req->share()); !s.ok()) {
+        return s;
     }
     if (req->snapshot().empty() || req->uuid().empty()) {
         return grpc_error(StatusCode::INVALID_ARGUMENT, "both the snapshot and the clone's uuid are needed");
