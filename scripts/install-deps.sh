@@ -17,6 +17,8 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev clang-19 libclang-rt-19-dev fio
     # integration tests: a gRPC client we did not write (Debian's Python gRPC), loop devices
     python3 python3-grpcio python3-protobuf mount
+    # the store's etcd backend: its unit tests start a real etcd (/usr/bin/etcd) on 127.0.0.1
+    etcd-server
     # tools the scripts use: taskset, getconf, timeout, ps
     util-linux libc-bin coreutils procps
 )

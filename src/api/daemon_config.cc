@@ -31,16 +31,17 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
         return errorf(EINVAL, "{}: expected a map of settings at the top level", where);
     }
     const YAML::Node& d = *doc;
-    Status s =
-        reject_unknown_keys(d,
-                            {"reactor_mask", "cores", "log_level", "busy_poll_us", "devices", "node_name",
-                             "grpc_endpoint", "json_rpc_socket", "store_endpoint", "pools_file", "pools"},
-                            where, "the configuration");
+    Status s = reject_unknown_keys(
+        d,
+        {"reactor_mask", "cores", "log_level", "busy_poll_us", "devices", "node_name", "grpc_endpoint",
+         "json_rpc_socket", "store_endpoint", "store_dir", "pools_file", "pools"},
+        where, "the configuration");
     for (auto [key, field] :
          {std::pair{"reactor_mask", &c.reactor_mask}, std::pair{"cores", &c.cores},
           std::pair{"log_level", &c.log_level}, std::pair{"node_name", &c.node_name},
           std::pair{"grpc_endpoint", &c.grpc_endpoint}, std::pair{"json_rpc_socket", &c.json_rpc_socket},
-          std::pair{"store_endpoint", &c.store_endpoint}, std::pair{"pools_file", &c.pools_file}}) {
+          std::pair{"store_endpoint", &c.store_endpoint}, std::pair{"store_dir", &c.store_dir},
+          std::pair{"pools_file", &c.pools_file}}) {
         if (s) {
             s = take_string(d, key, where, *field);
         }

@@ -10,7 +10,8 @@
 //   node_name: node-1              # -N
 //   grpc_endpoint: "0.0.0.0:10124" # -g
 //   json_rpc_socket: /var/tmp/mayastor.sock  # -r
-//   store_endpoint: "etcd:2379"    # -p
+//   store_endpoint: "etcd:2379"    # -p   (etcd; or store_dir, not both)
+//   store_dir: /var/lib/mayastor/store        # --store-dir
 //   pools_file: /etc/mayastor/pools.yaml     # -P
 //   pools:                         # created or imported at start
 //     - name: pool-1
@@ -38,6 +39,7 @@ struct DaemonConfig {
     std::optional<std::string> grpc_endpoint;
     std::optional<std::string> json_rpc_socket;
     std::optional<std::string> store_endpoint;
+    std::optional<std::string> store_dir;
     std::optional<std::string> pools_file;
     std::vector<PoolSpec> pools;
 };

@@ -38,37 +38,61 @@ grpc::Status MayastorService::GetResourceUsage(grpc::ServerContext*, const mayas
     return grpc::Status::OK;
 }
 
-// The RPCs of parts that do not exist yet.
-#define MS_API_UNIMPLEMENTED(name, request, reply, what)                                                   \
-    grpc::Status MayastorService::name(grpc::ServerContext*, const mayastor::request*, mayastor::reply*) { \
-        return unimplemented(#name, what);                                                                 \
+// The RPCs of parts that do not exist yet. Those about a nexus first give the answers the fact
+// sheet fixes for a bad uuid (INVALID_ARGUMENT) and an unknown nexus (NOT_FOUND).
+grpc::Status MayastorService::PublishNexus(grpc::ServerContext*, const mayastor::PublishNexusRequest* req,
+                                           mayastor::PublishNexusReply*) {
+    if (!req->key().empty() && req->key().size() != 16) {
+        return grpc_error(grpc::StatusCode::INVALID_ARGUMENT, "the key must be empty or 16 characters long");
     }
+    if (!mayastor::ShareProtocolNexus_IsValid(req->share())) {
+        return grpc_error(grpc::StatusCode::INVALID_ARGUMENT,
+                          fmt::format("unknown share protocol {}", req->share()));
+    }
+    if (auto uuid = existing_nexus(req->uuid()); !uuid) {
+        return uuid.error();
+    }
+    return unimplemented("PublishNexus", "sharing a nexus (the NBD, NVMe-oF and iSCSI targets)");
+}
 
-MS_API_UNIMPLEMENTED(CreateNexus, CreateNexusRequest, Nexus, "the nexus")
-MS_API_UNIMPLEMENTED(DestroyNexus, DestroyNexusRequest, Null, "the nexus")
-MS_API_UNIMPLEMENTED(ListNexus, Null, ListNexusReply, "the nexus")
-MS_API_UNIMPLEMENTED(AddChildNexus, AddChildNexusRequest, Child, "the nexus")
-MS_API_UNIMPLEMENTED(RemoveChildNexus, RemoveChildNexusRequest, Null, "the nexus")
-MS_API_UNIMPLEMENTED(FaultNexusChild, FaultNexusChildRequest, Null, "the nexus")
-MS_API_UNIMPLEMENTED(PublishNexus, PublishNexusRequest, PublishNexusReply,
-                     "the nexus (and its NBD, NVMe-oF and iSCSI targets)")
-MS_API_UNIMPLEMENTED(UnpublishNexus, UnpublishNexusRequest, Null, "the nexus")
-MS_API_UNIMPLEMENTED(GetNvmeAnaState, GetNvmeAnaStateRequest, GetNvmeAnaStateReply,
-                     "the nexus NVMe-oF target (ANA)")
-MS_API_UNIMPLEMENTED(SetNvmeAnaState, SetNvmeAnaStateRequest, Null, "the nexus NVMe-oF target (ANA)")
-MS_API_UNIMPLEMENTED(ChildOperation, ChildNexusRequest, Null, "the nexus")
-MS_API_UNIMPLEMENTED(StartRebuild, StartRebuildRequest, Null, "nexus rebuild")
-MS_API_UNIMPLEMENTED(StopRebuild, StopRebuildRequest, Null, "nexus rebuild")
-MS_API_UNIMPLEMENTED(PauseRebuild, PauseRebuildRequest, Null, "nexus rebuild")
-MS_API_UNIMPLEMENTED(ResumeRebuild, ResumeRebuildRequest, Null, "nexus rebuild")
-MS_API_UNIMPLEMENTED(GetRebuildState, RebuildStateRequest, RebuildStateReply, "nexus rebuild")
-MS_API_UNIMPLEMENTED(GetRebuildStats, RebuildStatsRequest, RebuildStatsReply, "nexus rebuild")
-MS_API_UNIMPLEMENTED(GetRebuildProgress, RebuildProgressRequest, RebuildProgressReply, "nexus rebuild")
-MS_API_UNIMPLEMENTED(CreateSnapshot, CreateSnapshotRequest, CreateSnapshotReply,
-                     "the nexus (snapshot single replicas with CreateReplicaSnapshot)")
-MS_API_UNIMPLEMENTED(ListNvmeControllers, Null, ListNvmeControllersReply,
-                     "the NVMe-oF initiator (nvmf:// devices)")
+grpc::Status MayastorService::UnpublishNexus(grpc::ServerContext*, const mayastor::UnpublishNexusRequest* req,
+                                             mayastor::Null*) {
+    if (auto uuid = existing_nexus(req->uuid()); !uuid) {
+        return uuid.error();
+    }
+    return unimplemented("UnpublishNexus", "sharing a nexus (the NBD, NVMe-oF and iSCSI targets)");
+}
 
-#undef MS_API_UNIMPLEMENTED
+grpc::Status MayastorService::GetNvmeAnaState(grpc::ServerContext*,
+                                              const mayastor::GetNvmeAnaStateRequest* req,
+                                              mayastor::GetNvmeAnaStateReply*) {
+    if (auto uuid = existing_nexus(req->uuid()); !uuid) {
+        return uuid.error();
+    }
+    return unimplemented("GetNvmeAnaState", "the nexus NVMe-oF target (ANA)");
+}
+
+grpc::Status MayastorService::SetNvmeAnaState(grpc::ServerContext*,
+                                              const mayastor::SetNvmeAnaStateRequest* req, mayastor::Null*) {
+    if (auto uuid = existing_nexus(req->uuid()); !uuid) {
+        return uuid.error();
+    }
+    return unimplemented("SetNvmeAnaState", "the nexus NVMe-oF target (ANA)");
+}
+
+grpc::Status MayastorService::CreateSnapshot(grpc::ServerContext*, const mayastor::CreateSnapshotRequest* req,
+                                             mayastor::CreateSnapshotReply*) {
+    if (auto uuid = existing_nexus(req->uuid()); !uuid) {
+        return uuid.error();
+    }
+    return unimplemented(
+        "CreateSnapshot",
+        "a snapshot through the nexus (snapshot single replicas with CreateReplicaSnapshot)");
+}
+
+grpc::Status MayastorService::ListNvmeControllers(grpc::ServerContext*, const mayastor::Null*,
+                                                  mayastor::ListNvmeControllersReply*) {
+    return unimplemented("ListNvmeControllers", "the NVMe-oF initiator (nvmf:// devices)");
+}
 
 }  // namespace ms::api

@@ -1,12 +1,18 @@
-// gRPC service mayastor.Mayastor: pools, replicas, replica snapshots and clones, host block
-// devices and resource usage. Nexus, rebuild, NVMe-oF and nexus snapshot RPCs answer
-// UNIMPLEMENTED with a message naming the missing part. Status codes per RPC: docs/api.md.
+// gRPC service mayastor.Mayastor: pools, replicas, replica snapshots and clones, nexuses and
+// their children, rebuilds, host block devices and resource usage. Publishing a nexus, ANA,
+// nexus snapshots and NVMe-oF controllers answer UNIMPLEMENTED with a message naming the
+// missing part. Status codes per RPC: docs/api.md.
 //
-// Handlers are split by subject: pool_rpcs.cc, replica_rpcs.cc, snapshot_rpcs.cc and
-// mayastor_service.cc (host information and the unimplemented RPCs).
+// Handlers are split by subject: pool_rpcs.cc, replica_rpcs.cc, snapshot_rpcs.cc,
+// nexus_rpcs.cc, rebuild_rpcs.cc and mayastor_service.cc (host information and the
+// unimplemented RPCs).
 #pragma once
 
+#include <expected>
+#include <string>
+
 #include "api/api_context.h"
+#include "core/uuid.h"
 #include "mayastor.grpc.pb.h"
 
 namespace ms::api {
@@ -36,18 +42,14 @@ class MayastorService final : public mayastor::Mayastor::Service {
     MS_API_RPC(ListBlockDevices, ListBlockDevicesRequest, ListBlockDevicesReply);
     MS_API_RPC(GetResourceUsage, Null, GetResourceUsageReply);
 
-    // Not implemented yet (UNIMPLEMENTED).
     MS_API_RPC(CreateNexus, CreateNexusRequest, Nexus);
     MS_API_RPC(DestroyNexus, DestroyNexusRequest, Null);
     MS_API_RPC(ListNexus, Null, ListNexusReply);
     MS_API_RPC(AddChildNexus, AddChildNexusRequest, Child);
     MS_API_RPC(RemoveChildNexus, RemoveChildNexusRequest, Null);
     MS_API_RPC(FaultNexusChild, FaultNexusChildRequest, Null);
-    MS_API_RPC(PublishNexus, PublishNexusRequest, PublishNexusReply);
-    MS_API_RPC(UnpublishNexus, UnpublishNexusRequest, Null);
-    MS_API_RPC(GetNvmeAnaState, GetNvmeAnaStateRequest, GetNvmeAnaStateReply);
-    MS_API_RPC(SetNvmeAnaState, SetNvmeAnaStateRequest, Null);
     MS_API_RPC(ChildOperation, ChildNexusRequest, Null);
+
     MS_API_RPC(StartRebuild, StartRebuildRequest, Null);
     MS_API_RPC(StopRebuild, StopRebuildRequest, Null);
     MS_API_RPC(PauseRebuild, PauseRebuildRequest, Null);
@@ -55,6 +57,12 @@ class MayastorService final : public mayastor::Mayastor::Service {
     MS_API_RPC(GetRebuildState, RebuildStateRequest, RebuildStateReply);
     MS_API_RPC(GetRebuildStats, RebuildStatsRequest, RebuildStatsReply);
     MS_API_RPC(GetRebuildProgress, RebuildProgressRequest, RebuildProgressReply);
+
+    // Not implemented yet (UNIMPLEMENTED, after the checks of the nexus uuid).
+    MS_API_RPC(PublishNexus, PublishNexusRequest, PublishNexusReply);
+    MS_API_RPC(UnpublishNexus, UnpublishNexusRequest, Null);
+    MS_API_RPC(GetNvmeAnaState, GetNvmeAnaStateRequest, GetNvmeAnaStateReply);
+    MS_API_RPC(SetNvmeAnaState, SetNvmeAnaStateRequest, Null);
     MS_API_RPC(CreateSnapshot, CreateSnapshotRequest, CreateSnapshotReply);
     MS_API_RPC(ListNvmeControllers, Null, ListNvmeControllersReply);
 
@@ -62,6 +70,12 @@ class MayastorService final : public mayastor::Mayastor::Service {
     // The share protocol a new replica or clone may have: INVALID_ARGUMENT for an unknown one
     // and for iSCSI, OK otherwise (NVMe-oF is refused later, once the name is known to be new).
     static grpc::Status check_new_share(mayastor::ShareProtocolReplica share);
+
+    // The nexus uuid of a request: INVALID_ARGUMENT when it is not a UUID.
+    static std::expected<Uuid, grpc::Status> nexus_uuid(const std::string& text);
+    // The common rule of the nexus RPCs: a bad uuid is INVALID_ARGUMENT, an unknown nexus
+    // NOT_FOUND; the parsed uuid otherwise.
+    std::expected<Uuid, grpc::Status> existing_nexus(const std::string& text) const;
 
     ApiContext& _ctx;
 };

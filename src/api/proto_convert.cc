@@ -67,4 +67,67 @@ void to_proto(const BdevInfo& b, mayastor::Bdev* out) {
     out->set_share_uri(b.share_uri);
 }
 
+std::string nexus_name(const Uuid& uuid) {
+    return fmt::format("{}{}", kNexusPrefix, uuid.to_string());
+}
+
+mayastor::ChildState to_proto(nexus::ChildState state, nexus::FaultReason reason) {
+    using nexus::ChildState;
+    switch (state) {
+        case ChildState::Open:
+            return mayastor::CHILD_ONLINE;
+        case ChildState::Init:
+        case ChildState::Closed:
+        case ChildState::Destroying:
+            return mayastor::CHILD_DEGRADED;
+        case ChildState::Faulted:
+            return reason == nexus::FaultReason::OutOfSync ? mayastor::CHILD_DEGRADED
+                                                           : mayastor::CHILD_FAULTED;
+        case ChildState::ConfigInvalid:
+            return mayastor::CHILD_FAULTED;
+    }
+    return mayastor::CHILD_UNKNOWN;
+}
+
+mayastor::NexusState to_proto(nexus::NexusState state) {
+    switch (state) {
+        case nexus::NexusState::Online:
+            return mayastor::NEXUS_ONLINE;
+        case nexus::NexusState::Degraded:
+            return mayastor::NEXUS_DEGRADED;
+        case nexus::NexusState::Faulted:
+            return mayastor::NEXUS_FAULTED;
+    }
+    return mayastor::NEXUS_UNKNOWN;
+}
+
+void to_proto(const nexus::ChildInfo& c, mayastor::Child* out) {
+    out->set_uri(c.uri);
+    out->set_state(to_proto(c.state, c.reason));
+    out->set_rebuild_progress(c.rebuild_progress);
+}
+
+void to_proto(const nexus::NexusInfo& n, mayastor::Nexus* out) {
+    std::string_view name = n.name;
+    out->set_uuid(name.starts_with(kNexusPrefix) ? std::string(name.substr(kNexusPrefix.size()))
+                                                 : n.uuid.to_string());
+    out->set_size(n.size);
+    out->set_state(to_proto(n.state));
+    for (const auto& c : n.children) {
+        to_proto(c, out->add_children());
+    }
+    out->set_device_uri(n.device_uri);
+    out->set_rebuilds(n.rebuilds);
+}
+
+void to_proto(const nexus::RebuildStats& s, mayastor::RebuildStatsReply* out) {
+    out->set_blocks_total(s.blocks_total);
+    out->set_blocks_recovered(s.blocks_recovered);
+    out->set_progress(s.progress);
+    out->set_segment_size_blks(s.segment_size_blks);
+    out->set_block_size(s.block_size);
+    out->set_tasks_total(s.tasks_total);
+    out->set_tasks_active(s.tasks_active);
+}
+
 }  // namespace ms::api

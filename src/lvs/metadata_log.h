@@ -20,7 +20,7 @@
 
 #include "bdev/descriptor.h"
 #include "core/task.h"
-#include "lvs/async.h"
+#include "core/async.h"
 #include "lvs/format.h"
 #include "lvs/pool_state.h"
 #include "lvs/record.h"

@@ -16,7 +16,7 @@
 
 #include "bdev/descriptor.h"
 #include "core/reactor.h"
-#include "lvs/async.h"
+#include "core/async.h"
 #include "lvs/loader.h"
 #include "lvs/lvs.h"
 #include "lvs/metadata_log.h"

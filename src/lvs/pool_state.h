@@ -16,7 +16,7 @@
 
 #include "core/status.h"
 #include "core/uuid.h"
-#include "lvs/async.h"
+#include "core/async.h"
 #include "lvs/cluster_map.h"
 #include "lvs/format.h"
 #include "lvs/record.h"

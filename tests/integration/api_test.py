@@ -289,7 +289,7 @@ class MiscTest(DaemonCase):
         self.rpc("ListBlockDevices", self.m.ListBlockDevicesRequest(all=True))
 
     def test_unimplemented_until_their_issue(self):
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED, "ListNexus")
+        self.assertCode(grpc.StatusCode.UNIMPLEMENTED, "ListNvmeControllers")
 
     def test_json_rpc_proxy(self):
         reply = self.rpc("JsonRpcCall", self.m.JsonRpcRequest(method="bdev_create",

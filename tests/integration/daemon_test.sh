@@ -6,15 +6,18 @@
 #   idle_cpu     sanity bound, not a perf test: idle for 3 s the daemon uses < 5% of one core
 #   config       -y config file (settings, pools; unknown keys rejected) and -P pools file,
 #                JSON-RPC over the socket with the jsonrpc tool, pools imported again on restart
+#   store        the store: --store-dir (made 0700), store_dir in the config file, etcd (-p) when
+#                /usr/bin/etcd exists; no start without a store (bad directory, etcd down)
 # Usage: daemon_test.sh PATH/TO/mayastor CASE
 # The daemon always gets its own gRPC port and JSON-RPC socket, so cases can run in parallel.
 set -euo pipefail
 
-bin=${1:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu|config}
-case_name=${2:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu|config}
+bin=${1:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu|config|store}
+case_name=${2:?usage: daemon_test.sh PATH/TO/mayastor start_stop|bad_options|idle_cpu|config|store}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mayastor-it.XXXXXX")
 pid=""
+etcd_pid=""
 
 alive() {
     # A child that exited but was not reaped yet is a zombie: not alive.
@@ -24,6 +27,10 @@ alive() {
 cleanup() {
     if alive; then
         kill -KILL "$pid" 2>/dev/null || true
+    fi
+    if [[ -n $etcd_pid ]]; then
+        kill -KILL "$etcd_pid" 2>/dev/null || true
+        wait "$etcd_pid" 2>/dev/null || true
     fi
     rm -rf "$tmp"
 }
@@ -46,10 +53,11 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts the daemon in the background with "$@" (plus a free gRPC port and the test's socket)
-# and waits for its ready line (30 s at most: sanitizer builds on a loaded machine start slowly).
+# Starts the daemon in the background with "$@" (plus a free gRPC port, the test's socket and
+# store directory) and waits for its ready line (30 s at most: sanitizer builds on a loaded
+# machine start slowly).
 start_daemon() {
-    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" "$@"
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/store" "$@"
 }
 
 start_daemon_raw() {
@@ -136,7 +144,7 @@ case_bad_options() {
     "$bin" --help >"$tmp/stdout" 2>&1 || rc=$?
     [[ $rc -eq 0 ]] || fail "--help exited with $rc"
     grep -q 'Serve the gRPC API' "$tmp/stdout" || fail "--help does not describe -g"
-    grep -q 'not used until the store exists' "$tmp/stdout" || fail "--help does not say what is not used yet"
+    grep -q -- '--store-dir DIR' "$tmp/stdout" || fail "--help does not describe --store-dir"
     echo "ok: --help -> exit 0"
 }
 
@@ -164,6 +172,7 @@ node_name: config-node
 log_level: info
 grpc_endpoint: "127.0.0.1:$port"
 json_rpc_socket: $sock
+store_dir: $tmp/config-store
 devices: ["malloc:///m0?size_mb=16"]
 pools_file: $tmp/pools.yaml
 pools:
@@ -178,6 +187,7 @@ EOF
     start_daemon_raw -y "$tmp/config.yaml"
     grep -q 'node config-node' "$tmp/stderr" || fail "node name from the config file not used"
     grep -q "gRPC on 127.0.0.1:$port" "$tmp/stderr" || fail "gRPC endpoint from the config file not used"
+    grep -q "store: file:$tmp/config-store" "$tmp/stderr" || fail "store_dir from the config file not used"
     grep -q 'pools: mpool (' "$tmp/stderr" || fail "config pool not created"
     grep -q 'fpool (uring://' "$tmp/stderr" || fail "pools-file pool not created"
     jsonrpc pool_list >"$tmp/out" || fail "pool_list failed"
@@ -203,6 +213,49 @@ EOF
     grep -q 'fpool (uring://' "$tmp/stderr" || fail "fpool not imported again on restart"
     stop_daemon INT
     echo "ok: restart imports the pools again; the command line overrides the config file"
+}
+
+case_store() {
+    local port
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/a/b/store"
+    grep -q "store: file:$tmp/a/b/store" "$tmp/stderr" || fail "no 'store: file:' line"
+    [[ $(stat -c %a "$tmp/a/b/store") == 700 ]] || fail "the store directory is not 0700"
+    stop_daemon TERM
+    echo "ok: --store-dir made (0700) and used"
+
+    : >"$tmp/not-a-dir"
+    expect_usage_error "cannot open the store: store directory: '$tmp/not-a-dir' exists and is not a directory" \
+        -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/not-a-dir"
+    expect_usage_error "cannot be used together" -p 127.0.0.1 --store-dir "$tmp/store"
+    port=$(free_port)
+    expect_usage_error "cannot open the store: etcd at 127.0.0.1:$port is unreachable" \
+        -g "127.0.0.1:$(free_port)" -r "$sock" -p "127.0.0.1:$port"
+
+    if [[ ! -x /usr/bin/etcd ]]; then
+        echo "skip: /usr/bin/etcd is missing (Debian's etcd-server): no daemon run on etcd"
+        return 0
+    fi
+    local client peer i
+    client=$(free_port)
+    peer=$(free_port)
+    /usr/bin/etcd --name=it --data-dir="$tmp/etcd" --listen-client-urls="http://127.0.0.1:$client" \
+        --advertise-client-urls="http://127.0.0.1:$client" --listen-peer-urls="http://127.0.0.1:$peer" \
+        --initial-advertise-peer-urls="http://127.0.0.1:$peer" --initial-cluster="it=http://127.0.0.1:$peer" \
+        >"$tmp/etcd.log" 2>&1 &
+    etcd_pid=$!
+    # The daemon waits up to 5 s for etcd to answer; etcd serves about a second after it starts.
+    for ((i = 0; i < 100; i++)); do
+        grep -q 'ready to serve client requests' "$tmp/etcd.log" && break
+        kill -0 "$etcd_pid" 2>/dev/null || fail "etcd exited: $(tail -n 5 "$tmp/etcd.log")"
+        sleep 0.1
+    done
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" -p "127.0.0.1:$client"
+    grep -q "store: etcd:127.0.0.1:$client" "$tmp/stderr" || fail "no 'store: etcd:' line"
+    stop_daemon TERM
+    kill -TERM "$etcd_pid"
+    wait "$etcd_pid" || true
+    etcd_pid=""
+    echo "ok: -p uses etcd"
 }
 
 proc_ticks() {
@@ -233,5 +286,6 @@ case "$case_name" in
     bad_options) case_bad_options ;;
     idle_cpu) case_idle_cpu ;;
     config) case_config ;;
+    store) case_store ;;
     *) fail "unknown case '$case_name'" ;;
 esac

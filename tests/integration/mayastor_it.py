@@ -66,7 +66,23 @@ class Rpc:
         "CreateReplicaClone": "Replica",
         "ListBlockDevices": "ListBlockDevicesReply",
         "GetResourceUsage": "GetResourceUsageReply",
+        "CreateNexus": "Nexus",
+        "DestroyNexus": "Null",
         "ListNexus": "ListNexusReply",
+        "AddChildNexus": "Child",
+        "RemoveChildNexus": "Null",
+        "FaultNexusChild": "Null",
+        "PublishNexus": "PublishNexusReply",
+        "UnpublishNexus": "Null",
+        "ChildOperation": "Null",
+        "StartRebuild": "Null",
+        "StopRebuild": "Null",
+        "PauseRebuild": "Null",
+        "ResumeRebuild": "Null",
+        "GetRebuildState": "RebuildStateReply",
+        "GetRebuildStats": "RebuildStatsReply",
+        "GetRebuildProgress": "RebuildProgressReply",
+        "ListNvmeControllers": "ListNvmeControllersReply",
         "List": "Bdevs",
         "Create": "CreateReply",
         "Destroy": "Null",
@@ -124,6 +140,9 @@ class Daemon:
         a = [MAYASTOR_BIN, "-g", self.endpoint, "-r", self.socket, "-N", "it-node"]
         if self.pools_file:
             a += ["-P", self.pools_file]
+        if "--store-dir" not in self.extra_args and "-p" not in self.extra_args:
+            # Each daemon its own store (nexus child health), never the system-wide default.
+            a += ["--store-dir", os.path.join(self.workdir, "store")]
         return a + self.extra_args
 
     def start(self, timeout=30):
@@ -203,11 +222,53 @@ class Daemon:
         if error:
             raise AssertionError(f"bdev_write {device}@{offset}: {error}")
 
+    def fill(self, device, offset, length, pattern):
+        """Writes `length` bytes (at most 1 MiB) of `pattern` (a byte value or a string repeated)."""
+        result, error = self.jsonrpc(
+            "bdev_write", {"name": device, "offset": offset, "pattern": pattern, "length": length})
+        if error:
+            raise AssertionError(f"bdev_write {device}@{offset}: {error}")
+
     def read(self, device, offset, length):
         result, error = self.jsonrpc("bdev_read", {"name": device, "offset": offset, "length": length})
         if error:
             raise AssertionError(f"bdev_read {device}@{offset}+{length}: {error}")
         return base64.b64decode(result)
+
+
+def client(endpoint, *args, timeout=60):
+    """Runs mayastor-client against `endpoint`; returns the CompletedProcess (text)."""
+    return subprocess.run([CLIENT_BIN, "-b", endpoint, *args], capture_output=True, text=True,
+                          timeout=timeout * SLOW)
+
+
+def wait_for(predicate, timeout=60, what="condition"):
+    """Polls `predicate` until it returns a true value (returned), at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout * SLOW} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def read_file(path, offset, length):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+def files_equal(a, b, size, chunk=4 << 20):
+    """Whether the first `size` bytes of files `a` and `b` are equal; the first differing offset
+    (a multiple of `chunk`) otherwise, as a string, for the assertion message."""
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        for off in range(0, size, chunk):
+            n = min(chunk, size - off)
+            if fa.read(n) != fb.read(n):
+                return f"{a} and {b} differ in the {n} bytes at {off}"
+    return True
 
 
 def make_disk_file(path, size):

@@ -1,5 +1,9 @@
 #include "mayastor-client/nexus_view.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "mayastor-client/table.h"
 
 namespace ms::client {
@@ -130,6 +134,17 @@ std::string render_rebuild_progress(const mayastor::RebuildProgressReply& reply,
     table.columns = sheet_columns({"progress (%)"});
     table.rows.push_back({std::to_string(reply.progress())});
     return render_table(table, style.verbosity);
+}
+
+std::string rebuild_progress_bar(uint32_t percent) {
+    constexpr uint32_t kWidth = 40;
+    uint32_t p = std::min<uint32_t>(percent, 100);
+    uint32_t filled = p * kWidth / 100;
+    return fmt::format("\r[{}{}] {:>3}%", std::string(filled, '#'), std::string(kWidth - filled, ' '), p);
+}
+
+std::string rebuild_progress_line(uint32_t percent) {
+    return fmt::format("progress: {}%\n", std::min<uint32_t>(percent, 100));
 }
 
 }  // namespace ms::client

@@ -1,7 +1,9 @@
 // `nexus list`, `nexus children`, `nexus ana_state` and `rebuild state|stats|progress` output
-// (default format), and the nexus words the commands take.
+// (default format, and the lines of `rebuild progress --follow`), and the nexus words the
+// commands take.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,5 +36,11 @@ std::string render_nexus_children(const mayastor::Nexus& nexus, const Style& sty
 std::string render_rebuild_state(const mayastor::RebuildStateReply& reply, const Style& style);
 std::string render_rebuild_stats(const mayastor::RebuildStatsReply& reply, const Style& style);
 std::string render_rebuild_progress(const mayastor::RebuildProgressReply& reply, const Style& style);
+
+// `rebuild progress --follow` on a terminal: the bar that replaces the previous one on the same
+// line ("\r[#####...   ]  50%", no newline; percent above 100 is shown as 100).
+std::string rebuild_progress_bar(uint32_t percent);
+// The same when stdout is not a terminal: "progress: 50%\n".
+std::string rebuild_progress_line(uint32_t percent);
 
 }  // namespace ms::client

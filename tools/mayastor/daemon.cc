@@ -20,6 +20,8 @@
 #include "core/runtime.h"
 #include "core/signals.h"
 #include "lvs/lvs.h"
+#include "nexus/nexus.h"
+#include "store/open_store.h"
 
 #ifndef MS_VERSION
 #define MS_VERSION "0.0.0"
@@ -136,6 +138,9 @@ Task<bool> shut_down(Served& served) {
         co_await served.json_rpc->stop();
         served.json_rpc.reset();
     }
+    // Nexuses first: they hold their children (replicas, devices) open. Their store records are
+    // kept, so that a restart knows which children are stale.
+    co_await nexus::NexusRegistry::instance().shutdown_all();
     co_await lvs::PoolRegistry::instance().export_all();
     bool ok = co_await destroy_devices(served.devices);
     co_await destroy_api_devices();
@@ -162,6 +167,27 @@ int run_daemon(const DaemonOptions& options) {
             pools.push_back(std::move(p));
         }
     }
+
+    // The store says which children of each nexus hold current data: serving a nexus without
+    // it could rebuild from a stale child, so a store that cannot be opened (a directory that
+    // cannot be made or written, an etcd that does not answer) stops the start.
+    store::StoreSpec store_spec;
+    store_spec.dir = options.store_dir;
+    if (options.store_endpoint) {
+        store_spec.etcd_endpoint = options.store_endpoint->to_string();
+    }
+    auto store = store::open_store(store_spec);
+    if (!store) {
+        log::error("cannot open the store: {}", store.error().message);
+        return 1;
+    }
+    log::info("store: {}", (*store)->describe());
+    nexus::NexusRegistry::instance().set_store(*store);
+    // Released when run_daemon returns (after the reactors, declared below, have stopped), not
+    // at static destruction, where gRPC may already be gone.
+    struct ReleaseStore {
+        ~ReleaseStore() { nexus::NexusRegistry::instance().set_store(nullptr); }
+    } release_store;
 
     RuntimeOptions ro;
     ro.cpus = options.cores;

@@ -150,7 +150,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     std::string node_name;
     std::string grpc = "0.0.0.0:" + std::to_string(kDefaultGrpcPort);
     std::string json_rpc{kDefaultJsonRpcSocket};
-    std::string store;
+    std::string store_endpoint;
+    std::string store_dir{store::kDefaultStoreDir};
     std::string config_file;
     std::string pools_file;
 
@@ -183,10 +184,15 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         app.add_option("-r,--json-rpc-socket", json_rpc, "Serve JSON-RPC on this Unix socket")
             ->type_name("PATH")
             ->capture_default_str();
-    auto* store_opt = app.add_option("-p,--store-endpoint", store,
-                                     "Store (etcd) endpoint host[:port], port 2379 by default; validated, "
-                                     "not used until the store exists")
+    auto* store_opt = app.add_option("-p,--store-endpoint", store_endpoint,
+                                     "Keep the store (nexus child health) in etcd at host[:port], port "
+                                     "2379 by default, instead of --store-dir")
                           ->type_name("HOST[:PORT]");
+    auto* store_dir_opt = app.add_option("--store-dir", store_dir,
+                                         "Directory of the embedded store (nexus child health; created "
+                                         "0700 if missing), when -p is not given")
+                              ->type_name("DIR")
+                              ->capture_default_str();
     app.add_option("-y,--config", config_file,
                    "YAML config file: the settings of these options and a list of pools (docs/config.md)")
         ->type_name("FILE");
@@ -253,7 +259,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         fill(node_opt, node_name, c.node_name);
         fill(grpc_opt, grpc, c.grpc_endpoint);
         fill(json_rpc_opt, json_rpc, c.json_rpc_socket);
-        fill(store_opt, store, c.store_endpoint);
+        fill(store_opt, store_endpoint, c.store_endpoint);
+        fill(store_dir_opt, store_dir, c.store_dir);
         fill(pools_opt, pools_file, c.pools_file);
         o.pools = std::move(c.pools);
     }
@@ -288,13 +295,22 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         return {std::nullopt, usage_error(fmt::format("-r: {}", s.error().message))};
     }
     o.json_rpc_socket = json_rpc;
-    if (!store.empty()) {
-        auto store_ep = parse_endpoint(store, kDefaultStorePort, true);
+    if (!store_endpoint.empty()) {
+        auto store_ep = parse_endpoint(store_endpoint, kDefaultStorePort, true);
         if (!store_ep) {
             return {std::nullopt, usage_error(fmt::format("-p: {}", store_ep.error().message))};
         }
         o.store_endpoint = *store_ep;
     }
+    // Both named (on the command line or in the config file) is a mistake, not a preference.
+    bool store_dir_given = store_dir_opt->count() > 0 || store_dir != store::kDefaultStoreDir;
+    if (o.store_endpoint && store_dir_given) {
+        return {std::nullopt, usage_error("-p (etcd) and --store-dir (file store) cannot be used together")};
+    }
+    if (store_dir.empty()) {
+        return {std::nullopt, usage_error("--store-dir: the directory is empty")};
+    }
+    o.store_dir = store_dir;
     if (env_pod_ip) {
         in_addr addr{};
         if (inet_pton(AF_INET, env_pod_ip->c_str(), &addr) != 1) {

@@ -11,6 +11,7 @@
 
 #include "api/pools_file.h"
 #include "core/status.h"
+#include "store/open_store.h"
 
 namespace ms::daemon {
 
@@ -37,8 +38,10 @@ struct DaemonOptions {
     // Where the gRPC API (Mayastor, BdevRpc, JsonRpc) and the JSON-RPC socket are served.
     Endpoint grpc_endpoint{"0.0.0.0", kDefaultGrpcPort};
     std::string json_rpc_socket{kDefaultJsonRpcSocket};
-    // Validated and kept; used by a later version (the store).
+    // The store of nexus child health (src/store): etcd at this endpoint (-p), else the file
+    // store in store_dir (--store-dir).
     std::optional<Endpoint> store_endpoint;
+    std::string store_dir{store::kDefaultStoreDir};
     // Pools of the config file (-y) to create or import at start, before the pools file's.
     std::vector<api::PoolSpec> pools;
     // -P: the pools file, rewritten when a pool is created or destroyed over the API.

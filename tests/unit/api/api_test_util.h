@@ -1,7 +1,7 @@
 // The API served in-process for tests: one reactor, the JSON-RPC server on a socket in a
 // temporary folder, the gRPC server on 127.0.0.1 (a free port), and stubs of the real gRPC C++
-// client. Teardown destroys every pool and device the test left, so tests stay independent
-// (the device and pool registries are process-wide).
+// client. Teardown destroys every nexus, pool and device the test left, so tests stay
+// independent (the nexus, device and pool registries are process-wide).
 #pragma once
 
 #include <grpcpp/create_channel.h>
@@ -24,6 +24,7 @@
 #include "core/runtime.h"
 #include "lvs/lvs.h"
 #include "mayastor.grpc.pb.h"
+#include "nexus/nexus.h"
 
 namespace ms::api::test {
 
@@ -87,6 +88,11 @@ class ApiFixture : public ::testing::Test {
         run_on(reactor(), [this]() -> Task<void> {
             if (_json_rpc) {
                 co_await _json_rpc->stop();
+            }
+            // Nexuses first: they hold replicas and devices open.
+            auto& nexuses = nexus::NexusRegistry::instance();
+            for (const auto& n : nexuses.list()) {
+                (void)co_await nexuses.destroy(n.uuid);
             }
             auto& pools = lvs::PoolRegistry::instance();
             for (const auto& p : pools.list()) {

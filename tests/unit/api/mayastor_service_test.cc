@@ -1,4 +1,4 @@
-// The Mayastor RPCs that need no pool: host information and the ones not implemented yet.
+// The Mayastor RPCs that need no pool or nexus: host information and the ones not implemented yet.
 #include "api_test_util.h"
 
 namespace ms::api::test {
@@ -18,29 +18,10 @@ void expect_unimplemented(grpc::Status (mayastor::Mayastor::Stub::*method)(grpc:
     EXPECT_NE(s.error_message().find(what), std::string::npos) << s.error_message();
 }
 
+// The nexus RPCs that are not implemented yet are tested with a nexus (nexus_service_test.cc).
 TEST_F(MayastorServiceTest, MissingPartsAnswerUnimplementedNamingThem) {
-    using S = mayastor::Mayastor::Stub;
-    auto& m = *_mayastor;
-    expect_unimplemented(&S::CreateNexus, m, "CreateNexus", "nexus");
-    expect_unimplemented(&S::DestroyNexus, m, "DestroyNexus", "nexus");
-    expect_unimplemented(&S::ListNexus, m, "ListNexus", "nexus");
-    expect_unimplemented(&S::AddChildNexus, m, "AddChildNexus", "nexus");
-    expect_unimplemented(&S::RemoveChildNexus, m, "RemoveChildNexus", "nexus");
-    expect_unimplemented(&S::FaultNexusChild, m, "FaultNexusChild", "nexus");
-    expect_unimplemented(&S::PublishNexus, m, "PublishNexus", "nexus");
-    expect_unimplemented(&S::UnpublishNexus, m, "UnpublishNexus", "nexus");
-    expect_unimplemented(&S::GetNvmeAnaState, m, "GetNvmeAnaState", "NVMe-oF");
-    expect_unimplemented(&S::SetNvmeAnaState, m, "SetNvmeAnaState", "NVMe-oF");
-    expect_unimplemented(&S::ChildOperation, m, "ChildOperation", "nexus");
-    expect_unimplemented(&S::StartRebuild, m, "StartRebuild", "rebuild");
-    expect_unimplemented(&S::StopRebuild, m, "StopRebuild", "rebuild");
-    expect_unimplemented(&S::PauseRebuild, m, "PauseRebuild", "rebuild");
-    expect_unimplemented(&S::ResumeRebuild, m, "ResumeRebuild", "rebuild");
-    expect_unimplemented(&S::GetRebuildState, m, "GetRebuildState", "rebuild");
-    expect_unimplemented(&S::GetRebuildStats, m, "GetRebuildStats", "rebuild");
-    expect_unimplemented(&S::GetRebuildProgress, m, "GetRebuildProgress", "rebuild");
-    expect_unimplemented(&S::CreateSnapshot, m, "CreateSnapshot", "nexus");
-    expect_unimplemented(&S::ListNvmeControllers, m, "ListNvmeControllers", "NVMe-oF initiator");
+    expect_unimplemented(&mayastor::Mayastor::Stub::ListNvmeControllers, *_mayastor, "ListNvmeControllers",
+                         "NVMe-oF initiator");
 }
 
 TEST_F(MayastorServiceTest, ResourceUsageIsThisProcesss) {

@@ -1,8 +1,8 @@
-#include "lvs/async.h"
+#include "core/async.h"
 
 #include "core/reactor.h"
 
-namespace ms::lvs {
+namespace ms {
 
 void WaitQueue::resume_all() {
     Reactor* r = Reactor::current();
@@ -19,4 +19,4 @@ Task<AsyncMutex::Guard> AsyncMutex::lock() {
     co_return Guard(this);
 }
 
-}  // namespace ms::lvs
+}  // namespace ms

@@ -1,6 +1,6 @@
 // Waiting on one reactor: a queue of suspended coroutines woken together, and a mutex for
-// coroutines. Not thread-safe: a pool's state lives on its reactor, and everything that waits
-// on it runs there.
+// coroutines. Not thread-safe: each queue belongs to one reactor (a pool's, a nexus channel's,
+// a nexus's home) and everything that waits on it runs there.
 #pragma once
 
 #include <coroutine>
@@ -9,7 +9,7 @@
 
 #include "core/task.h"
 
-namespace ms::lvs {
+namespace ms {
 
 class WaitQueue {
    public:
@@ -72,4 +72,4 @@ class AsyncMutex {
     WaitQueue _queue;
 };
 
-}  // namespace ms::lvs
+}  // namespace ms
