@@ -13,6 +13,7 @@
 
 #include "api/api_context.h"
 #include "core/uuid.h"
+#include "nexus/nexus.h"
 #include "mayastor.grpc.pb.h"
 
 namespace ms::api {
@@ -76,6 +77,15 @@ class MayastorService final : public mayastor::Mayastor::Service {
     // The common rule of the nexus RPCs: a bad uuid is INVALID_ARGUMENT, an unknown nexus
     // NOT_FOUND; the parsed uuid otherwise.
     std::expected<Uuid, grpc::Status> existing_nexus(const std::string& text) const;
+
+    // The rebuild RPCs (rebuild_rpcs.cc): Serialized, nexus checked, then `op` on the job into
+    // `uri`. A control call's failure is INTERNAL, or `on_enoent` when the code is ENOENT.
+    using RebuildControl = Task<Status> (nexus::NexusRegistry::*)(Uuid, std::string);
+    grpc::Status control_rebuild(const std::string& uuid_text, const std::string& uri, RebuildControl op,
+                                 grpc::StatusCode on_enoent, std::string_view done);
+    // Stats of the job into `uri` (state and progress derive from them): INTERNAL if none.
+    std::expected<nexus::RebuildStats, grpc::Status> rebuild_stats(const std::string& uuid_text,
+                                                                   const std::string& uri);
 
     ApiContext& _ctx;
 };

@@ -19,75 +19,63 @@ auto& nexuses() {
 
 }  // namespace
 
-grpc::Status MayastorService::StartRebuild(grpc::ServerContext*, const mayastor::StartRebuildRequest* req,
-                                           mayastor::Null*) {
+grpc::Status MayastorService::control_rebuild(const std::string& uuid_text, const std::string& uri,
+                                              RebuildControl op, StatusCode on_enoent,
+                                              std::string_view done) {
     auto lock = _ctx.serialize();
-    auto uuid = existing_nexus(req->uuid());
+    auto uuid = existing_nexus(uuid_text);
     if (!uuid) {
         return uuid.error();
     }
     Uuid u = *uuid;
-    std::string uri = req->uri();
-    Status s = _ctx.on_reactor([u, uri] { return nexuses().start_rebuild(u, uri); });
+    Status s = _ctx.on_reactor([u, uri, op] { return (nexuses().*op)(u, uri); });
     if (!s) {
-        // Not a child: NOT_FOUND; a destination that is not out of sync (EALREADY): INTERNAL.
         const Error& e = s.error();
-        return grpc_error(e.code == ENOENT ? StatusCode::NOT_FOUND : StatusCode::INTERNAL, e);
+        return grpc_error(e.code == ENOENT ? on_enoent : StatusCode::INTERNAL, e);
     }
-    log::info("StartRebuild: rebuilding child '{}' of nexus '{}'", uri, nexus_name(u));
+    log::info("rebuild of child '{}' of nexus '{}': {}", uri, nexus_name(u), done);
     return grpc::Status::OK;
+}
+
+std::expected<nexus::RebuildStats, grpc::Status> MayastorService::rebuild_stats(const std::string& uuid_text,
+                                                                                const std::string& uri) {
+    auto lock = _ctx.serialize();
+    auto uuid = existing_nexus(uuid_text);
+    if (!uuid) {
+        return std::unexpected(uuid.error());
+    }
+    Uuid u = *uuid;
+    auto stats = _ctx.call_on_reactor([u, uri] { return nexuses().rebuild_stats(u, uri); });
+    if (!stats) {
+        return std::unexpected(grpc_error(StatusCode::INTERNAL, stats.error()));
+    }
+    return *stats;
+}
+
+grpc::Status MayastorService::StartRebuild(grpc::ServerContext*, const mayastor::StartRebuildRequest* req,
+                                           mayastor::Null*) {
+    // Not a child: NOT_FOUND; a destination that is not out of sync (EALREADY): INTERNAL.
+    return control_rebuild(req->uuid(), req->uri(), &nexus::NexusRegistry::start_rebuild,
+                           StatusCode::NOT_FOUND, "started");
 }
 
 grpc::Status MayastorService::StopRebuild(grpc::ServerContext*, const mayastor::StopRebuildRequest* req,
                                           mayastor::Null*) {
-    auto lock = _ctx.serialize();
-    auto uuid = existing_nexus(req->uuid());
-    if (!uuid) {
-        return uuid.error();
-    }
-    Uuid u = *uuid;
-    std::string uri = req->uri();
-    Status s = _ctx.on_reactor([u, uri] { return nexuses().stop_rebuild(u, uri); });
-    if (!s) {
-        return grpc_error(StatusCode::INTERNAL, s.error());
-    }
-    log::info("StopRebuild: rebuild of child '{}' of nexus '{}' stopped (or there was none)", uri,
-              nexus_name(u));
-    return grpc::Status::OK;
+    // No job is OK (the registry says so itself).
+    return control_rebuild(req->uuid(), req->uri(), &nexus::NexusRegistry::stop_rebuild, StatusCode::INTERNAL,
+                           "stopped (or there was none)");
 }
 
 grpc::Status MayastorService::PauseRebuild(grpc::ServerContext*, const mayastor::PauseRebuildRequest* req,
                                            mayastor::Null*) {
-    auto lock = _ctx.serialize();
-    auto uuid = existing_nexus(req->uuid());
-    if (!uuid) {
-        return uuid.error();
-    }
-    Uuid u = *uuid;
-    std::string uri = req->uri();
-    Status s = _ctx.on_reactor([u, uri] { return nexuses().pause_rebuild(u, uri); });
-    if (!s) {
-        return grpc_error(StatusCode::INTERNAL, s.error());
-    }
-    log::info("PauseRebuild: rebuild of child '{}' of nexus '{}' paused", uri, nexus_name(u));
-    return grpc::Status::OK;
+    return control_rebuild(req->uuid(), req->uri(), &nexus::NexusRegistry::pause_rebuild,
+                           StatusCode::INTERNAL, "paused");
 }
 
 grpc::Status MayastorService::ResumeRebuild(grpc::ServerContext*, const mayastor::ResumeRebuildRequest* req,
                                             mayastor::Null*) {
-    auto lock = _ctx.serialize();
-    auto uuid = existing_nexus(req->uuid());
-    if (!uuid) {
-        return uuid.error();
-    }
-    Uuid u = *uuid;
-    std::string uri = req->uri();
-    Status s = _ctx.on_reactor([u, uri] { return nexuses().resume_rebuild(u, uri); });
-    if (!s) {
-        return grpc_error(StatusCode::INTERNAL, s.error());
-    }
-    log::info("ResumeRebuild: rebuild of child '{}' of nexus '{}' resumed", uri, nexus_name(u));
-    return grpc::Status::OK;
+    return control_rebuild(req->uuid(), req->uri(), &nexus::NexusRegistry::resume_rebuild,
+                           StatusCode::INTERNAL, "resumed");
 }
 
 grpc::Status MayastorService::GetRebuildState(grpc::ServerContext*, const mayastor::RebuildStateRequest* req,
@@ -109,16 +97,9 @@ grpc::Status MayastorService::GetRebuildState(grpc::ServerContext*, const mayast
 
 grpc::Status MayastorService::GetRebuildStats(grpc::ServerContext*, const mayastor::RebuildStatsRequest* req,
                                               mayastor::RebuildStatsReply* rep) {
-    auto lock = _ctx.serialize();
-    auto uuid = existing_nexus(req->uuid());
-    if (!uuid) {
-        return uuid.error();
-    }
-    Uuid u = *uuid;
-    std::string uri = req->uri();
-    auto stats = _ctx.call_on_reactor([u, uri] { return nexuses().rebuild_stats(u, uri); });
+    auto stats = rebuild_stats(req->uuid(), req->uri());
     if (!stats) {
-        return grpc_error(StatusCode::INTERNAL, stats.error());
+        return stats.error();
     }
     to_proto(*stats, rep);
     return grpc::Status::OK;
@@ -127,16 +108,9 @@ grpc::Status MayastorService::GetRebuildStats(grpc::ServerContext*, const mayast
 grpc::Status MayastorService::GetRebuildProgress(grpc::ServerContext*,
                                                  const mayastor::RebuildProgressRequest* req,
                                                  mayastor::RebuildProgressReply* rep) {
-    auto lock = _ctx.serialize();
-    auto uuid = existing_nexus(req->uuid());
-    if (!uuid) {
-        return uuid.error();
-    }
-    Uuid u = *uuid;
-    std::string uri = req->uri();
-    auto stats = _ctx.call_on_reactor([u, uri] { return nexuses().rebuild_stats(u, uri); });
+    auto stats = rebuild_stats(req->uuid(), req->uri());
     if (!stats) {
-        return grpc_error(StatusCode::INTERNAL, stats.error());
+        return stats.error();
     }
     rep->set_progress(static_cast<uint32_t>(stats->progress));
     return grpc::Status::OK;
