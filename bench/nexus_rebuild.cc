@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "mayastor/mayastor.h"
 #include "perf/job.h"
 
@@ -45,21 +46,6 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kChunk = 4 * kMiB;  // fill and compare unit
 
-// Thrown by check(); main prints it. Destructors on the way clean up (the files).
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-template <typename T>
-T check(Result<T> r, const std::string& what) {
-    if (!r) {
-        throw Failure(what + ": " + r.error().to_string());
-    }
-    if constexpr (!std::is_void_v<T>) {
-        return std::move(*r);
-    }
-}
-
 struct Options {
     int runs = 3;
     uint64_t size_mb = 1024;
@@ -68,32 +54,6 @@ struct Options {
     uint32_t tasks = 4;
     std::string core = "0";
     uint64_t region_kb = 1024;
-};
-
-// A file of `size` bytes in `dir`, removed at the end.
-class TempFile {
-   public:
-    TempFile(const std::string& dir, uint64_t size) {
-        std::string tmpl = dir + "/ms-rebuild-bench-XXXXXX";
-        int fd = ::mkstemp(tmpl.data());
-        if (fd < 0) {
-            throw Failure("mkstemp in " + dir + ": " + std::strerror(errno));
-        }
-        _path = tmpl;
-        const int rc = ::ftruncate(fd, static_cast<off_t>(size));
-        const int err = errno;
-        ::close(fd);
-        if (rc != 0) {
-            throw Failure(_path + ": " + std::strerror(err));
-        }
-    }
-    ~TempFile() { ::unlink(_path.c_str()); }
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-    const std::string& path() const { return _path; }
-
-   private:
-    std::string _path;
 };
 
 // Counts coroutines spawned on this reactor and resumes the waiter when the last one is done.
@@ -245,8 +205,8 @@ class Bench {
         std::string dst_uri = "malloc:///rb_dst?size_mb=" + std::to_string(_o.size_mb);
         if (_o.backing != "malloc") {
             const std::string dir = _o.backing == "shm" ? "/dev/shm" : "/var/tmp";
-            _files.push_back(std::make_unique<TempFile>(dir, _size));
-            _files.push_back(std::make_unique<TempFile>(dir, _size));
+            _files.push_back(std::make_unique<ScratchFile>(dir, "ms-rebuild-bench", _size));
+            _files.push_back(std::make_unique<ScratchFile>(dir, "ms-rebuild-bench", _size));
             src_uri = "uring://" + _files[0]->path();
             dst_uri = "uring://" + _files[1]->path();
         }
@@ -374,7 +334,7 @@ class Bench {
     Environment& _env;
     const Options& _o;
     uint64_t _size;
-    std::vector<std::unique_ptr<TempFile>> _files;
+    std::vector<std::unique_ptr<ScratchFile>> _files;
     std::shared_ptr<BlockDevice> _src;
     std::shared_ptr<BlockDevice> _dst;
     std::string _src_child;

@@ -22,27 +22,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "mayastor/mayastor.h"
 #include "perf/job.h"
 #include "perf/workload.h"
 
 namespace ms::bench {
 namespace {
-
-// Thrown by check(); main prints it.
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-template <typename T>
-T check(Result<T> r, const std::string& what) {
-    if (!r) {
-        throw Failure(what + ": " + r.error().to_string());
-    }
-    if constexpr (!std::is_void_v<T>) {
-        return std::move(*r);
-    }
-}
 
 struct Options {
     int runs = 3;
