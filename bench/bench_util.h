@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -22,15 +23,33 @@ struct Failure : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// The value of `r`, or a Failure naming `what`.
+// A Failure naming `what` unless `r` holds a value.
 template <typename T>
-T check(Result<T> r, const std::string& what) {
+void check(const Result<T>& r, const std::string& what) {
     if (!r) {
         throw Failure(what + ": " + r.error().to_string());
     }
+}
+
+// The value of a temporary `r`, or a Failure naming `what`.
+template <typename T>
+T check(Result<T>&& r, const std::string& what) {
+    check(static_cast<const Result<T>&>(r), what);
     if constexpr (!std::is_void_v<T>) {
         return std::move(*r);
     }
+}
+
+// Runs a benchmark's body; a Failure is printed as "program: what" and gives exit status 1.
+template <typename F>
+int run_reporting(const char* program, F body) {
+    try {
+        body();
+    } catch (const Failure& e) {
+        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        return 1;
+    }
+    return 0;
 }
 
 // A sparse file of `size` bytes in `dir` (named `prefix`-XXXXXX), removed at the end.

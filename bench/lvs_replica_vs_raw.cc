@@ -28,6 +28,7 @@
 
 #include "bdev/descriptor.h"
 #include "bdev/device_registry.h"
+#include "bench_util.h"
 #include "core/dma_buf.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -46,44 +47,6 @@ constexpr uint64_t kIoSize = 4096;
 constexpr int kDepth = 32;
 const std::string kPool = "bench_lvs";
 const std::string kReplica = "bench_lvs_rep";
-
-// Thrown by check(); main prints it. Destructors on the way clean up (the /dev/shm file).
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-template <typename T>
-void check(const Result<T>& r, const std::string& what) {
-    if (!r) {
-        throw Failure(what + ": " + r.error().to_string());
-    }
-}
-
-// A sparse file of `size` bytes in /dev/shm, removed at the end.
-class ShmFile {
-   public:
-    explicit ShmFile(uint64_t size) {
-        std::string tmpl = "/dev/shm/ms-lvs-bench-XXXXXX";
-        int fd = ::mkstemp(tmpl.data());
-        if (fd < 0) {
-            throw Failure("mkstemp in /dev/shm: " + std::string(std::strerror(errno)));
-        }
-        _path = tmpl;
-        const int rc = ::ftruncate(fd, static_cast<off_t>(size));
-        const int err = errno;
-        ::close(fd);
-        if (rc != 0) {
-            throw Failure(_path + ": " + std::strerror(err));
-        }
-    }
-    ~ShmFile() { ::unlink(_path.c_str()); }
-    ShmFile(const ShmFile&) = delete;
-    ShmFile& operator=(const ShmFile&) = delete;
-    const std::string& path() const { return _path; }
-
-   private:
-    std::string _path;
-};
 
 Task<void> worker(Descriptor* d, DmaBuf* buf, uint64_t base, uint64_t pages, bool write, uint64_t seed,
                   Clock::time_point end, uint64_t* ops, int* left, std::coroutine_handle<>* done) {
@@ -184,10 +147,10 @@ void print_row(const std::string& kind, bool write, const Rate& raw, const Rate&
 }
 
 void run_device(Runtime& rt, const std::string& kind, const Options& o) {
-    std::unique_ptr<ShmFile> file;
+    std::unique_ptr<ScratchFile> file;
     std::string uri = "malloc:///" + kPool + "_disk?size_mb=" + std::to_string(kDiskMiB);
     if (kind == "uring") {
-        file = std::make_unique<ShmFile>(kDiskMiB * kMiB);
+        file = std::make_unique<ScratchFile>("/dev/shm", "ms-lvs-bench", kDiskMiB * kMiB);
         uri = "uring://" + file->path() + "?blk_size=512";
     }
     auto& pools = lvs::PoolRegistry::instance();
@@ -260,17 +223,13 @@ int run(int argc, char** argv) {
     RuntimeOptions ro;
     ro.cpus = {o.cpu};
     Runtime rt(ro);
-    try {
+    return run_reporting("lvs_replica_vs_raw", [&] {
         for (const std::string kind : {"malloc", "uring"}) {
             if (o.device == "all" || o.device == kind) {
                 run_device(rt, kind, o);
             }
         }
-    } catch (const Failure& e) {
-        std::fprintf(stderr, "lvs_replica_vs_raw: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    });
 }
 
 }  // namespace

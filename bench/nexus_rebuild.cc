@@ -374,7 +374,7 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "nexus_rebuild: %s\n", env.error().to_string().c_str());
         return 1;
     }
-    try {
+    return run_reporting("nexus_rebuild", [&] {
         Bench bench(*env, o);
         bench.setup();
         Times best;
@@ -402,11 +402,7 @@ int run(int argc, char** argv) {
             static_cast<unsigned long long>(bench.regions()),
             static_cast<unsigned long long>(best.partial_blocks), 100.0 * best.partial / best.full);
         std::printf("verified: the destination equals the source after every copy and rebuild\n");
-    } catch (const Failure& e) {
-        std::fprintf(stderr, "nexus_rebuild: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    });
 }
 
 }  // namespace

@@ -196,13 +196,7 @@ int run(int argc, char** argv) {
         static_cast<unsigned long long>(o.size_mb), o.runs, o.seconds);
     std::printf("%8s %-10s %12s %12s %6s %9s %9s %6s %9s %9s\n", "children", "workload", "bare IOPS",
                 "nexus IOPS", "ratio", "bare ns", "nexus ns", "CPU r", "bare p99", "nexus p99");
-    try {
-        run_all(*env, o);
-    } catch (const Failure& e) {
-        std::fprintf(stderr, "nexus_vs_malloc: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    return run_reporting("nexus_vs_malloc", [&] { run_all(*env, o); });
 }
 
 }  // namespace
