@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "lvs/bytes.h"
-#include "lvs/crc32c.h"
+#include "core/crc32c.h"
 
 namespace ms::lvs {
 namespace {

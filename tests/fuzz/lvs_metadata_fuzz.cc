@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "lvs/bytes.h"
-#include "lvs/crc32c.h"
+#include "core/crc32c.h"
 #include "lvs/format.h"
 #include "lvs/loader.h"
 #include "lvs/pool_state.h"

@@ -10,7 +10,7 @@
 // kept: the worst order for us). Operations there end with a flush, as an initiator's would.
 #include <functional>
 
-#include "lvs/crc32c.h"
+#include "core/crc32c.h"
 #include "lvs_test_util.h"
 
 namespace ms::test {
@@ -211,7 +211,7 @@ class CrashTest : public LvsTest, public ::testing::WithParamInterface<std::tupl
             out += fmt::format(
                 "{} kind {} thin {} size {} allocated {} share {} parent '{}' clones {} data {:08x}\n",
                 r.name, int(r.kind), r.thin, r.size, r.allocated, int(r.share), r.parent,
-                fmt::join(r.clones, ","), lvs::crc32c(data));
+                fmt::join(r.clones, ","), crc32c(data));
         }
         return out;
     }

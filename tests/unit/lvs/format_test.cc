@@ -7,7 +7,7 @@
 #include <random>
 
 #include "../bdev/bdev_test_util.h"
-#include "lvs/crc32c.h"
+#include "core/crc32c.h"
 #include "lvs/loader.h"
 #include "lvs/pool_state.h"
 #include "lvs/record.h"

@@ -1,4 +1,4 @@
-#include "lvs/crc32c.h"
+#include "core/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace ms::lvs {
+namespace ms {
 namespace {
 
 constexpr uint32_t kPoly = 0x82F63B78;  // reflected Castagnoli polynomial
@@ -88,4 +88,4 @@ uint32_t crc32c(std::span<const uint8_t> data, uint32_t crc) {
     return crc32c_table(data, crc);
 }
 
-}  // namespace ms::lvs
+}  // namespace ms
