@@ -21,6 +21,10 @@ packages=(
     etcd-server
     # tools the scripts use: taskset, getconf, timeout, ps
     util-linux libc-bin coreutils procps
+    # end-to-end tests (tests/e2e): a throw-away QEMU guest (TCG) running Debian's kernel, whose
+    # nvme-tcp host (nvme-cli) and fio check the NVMe-oF/TCP export; busybox/cpio/kmod build its
+    # initramfs, iproute2 sets up its network
+    qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod iproute2 nvme-cli
 )
 
 missing=()
