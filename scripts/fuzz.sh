@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets in build-fuzz/ (clang, -fsanitize=fuzzer,address,undefined) and
 # runs each of them for its share of SECONDS (default 60, split evenly), starting from its seed
 # corpus in tests/fuzz/corpus/<name>/. New inputs go to build-fuzz/corpus/<name>/, crashes to
-# build-fuzz/. Targets: uri (the URI parser), lvs (the pool metadata loader).
+# build-fuzz/. Targets: uri (the URI parser), lvs (the pool metadata loader), nvmf_pdu (the
+# NVMe/TCP PDU codec).
 # Needs a clang that can compile std::expected with libstdc++ 12: clang 19 (Debian 12:
 # clang-19 libclang-rt-19-dev; installed here when missing). Clang 14 cannot.
 # Usage: bash scripts/fuzz.sh [SECONDS]
@@ -48,6 +49,7 @@ fi
 targets=(
     "uri uri_fuzz 512 tests/fuzz/uri.dict"
     "lvs lvs_metadata_fuzz 65536 tests/fuzz/lvs.dict"
+    "nvmf_pdu nvmf_pdu_fuzz 16384 tests/fuzz/nvmf_pdu.dict"
 )
 binaries=()
 for t in "${targets[@]}"; do

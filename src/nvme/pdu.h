@@ -18,6 +18,8 @@
 #include <string>
 #include <variant>
 
+#include <sys/uio.h>  // iovec
+
 #include "nvme/spec.h"
 
 namespace ms::nvme::tcp {
