@@ -2,8 +2,13 @@
 
 #include "bdev/device_factory.h"
 #include "core/log.h"
+#include "target/nvmf/nvmf_target.h"
 
 namespace ms::api {
+
+uint16_t ApiContext::nvmf_port() const {
+    return _target != nullptr ? _target->replica_port() : nvme::kReplicaPort;
+}
 
 void ApiContext::pool_created(const std::string& name, const std::string& disk) {
     if (_pools_file == nullptr) {

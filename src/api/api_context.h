@@ -1,7 +1,9 @@
 // What every gRPC handler needs: the reactor that runs management work, this node's identity,
 // the pools file to keep up to date, and the lock that makes "Serialized" calls run one at a
 // time. gRPC threads never touch data-path state: they hand the work to the reactor with
-// on_reactor() and block until it answers.
+// on_reactor() and block until it answers. The NVMe-oF target (may be null in tests that do not
+// share anything) is called from the gRPC threads directly: its management calls block and
+// must not run on a reactor.
 #pragma once
 
 #include <mutex>
@@ -10,6 +12,10 @@
 #include "api/pools_file.h"
 #include "core/reactor.h"
 #include "core/runtime.h"
+
+namespace ms::nvmf {
+class NvmfTarget;
+}
 
 namespace ms::api {
 
@@ -23,12 +29,18 @@ struct ApiOptions {
 
 class ApiContext {
    public:
-    // `pools_file` may be null (no -P): then nothing is recorded.
-    ApiContext(Reactor& reactor, ApiOptions options, PoolsFile* pools_file = nullptr)
-        : _reactor(reactor), _options(std::move(options)), _pools_file(pools_file) {}
+    // `pools_file` may be null (no -P): then nothing is recorded. `target` may be null: then
+    // sharing answers UNAVAILABLE.
+    ApiContext(Reactor& reactor, ApiOptions options, PoolsFile* pools_file = nullptr,
+               nvmf::NvmfTarget* target = nullptr)
+        : _reactor(reactor), _options(std::move(options)), _pools_file(pools_file), _target(target) {}
 
     const ApiOptions& options() const { return _options; }
     Reactor& reactor() const { return _reactor; }
+    nvmf::NvmfTarget* target() const { return _target; }
+    // The port of the URIs of shared replicas and nexuses: the target's replica port (8420
+    // unless configured otherwise), 8420 without a target.
+    uint16_t nvmf_port() const;
 
     // Runs the task `make()` returns on the management reactor; blocks the calling (gRPC)
     // thread until it finishes and returns its value.
@@ -55,6 +67,7 @@ class ApiContext {
     Reactor& _reactor;
     ApiOptions _options;
     PoolsFile* _pools_file;
+    nvmf::NvmfTarget* _target;
     std::mutex _serial;
 };
 

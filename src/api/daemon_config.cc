@@ -31,17 +31,18 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
         return errorf(EINVAL, "{}: expected a map of settings at the top level", where);
     }
     const YAML::Node& d = *doc;
-    Status s = reject_unknown_keys(
-        d,
-        {"reactor_mask", "cores", "log_level", "busy_poll_us", "devices", "node_name", "grpc_endpoint",
-         "json_rpc_socket", "store_endpoint", "store_dir", "pools_file", "pools"},
-        where, "the configuration");
+    Status s =
+        reject_unknown_keys(d,
+                            {"reactor_mask", "cores", "log_level", "busy_poll_us", "devices", "node_name",
+                             "grpc_endpoint", "json_rpc_socket", "store_endpoint", "store_dir", "pools_file",
+                             "pools", "nvmf_address", "nvmf_replica_port", "nvmf_nexus_port"},
+                            where, "the configuration");
     for (auto [key, field] :
          {std::pair{"reactor_mask", &c.reactor_mask}, std::pair{"cores", &c.cores},
           std::pair{"log_level", &c.log_level}, std::pair{"node_name", &c.node_name},
           std::pair{"grpc_endpoint", &c.grpc_endpoint}, std::pair{"json_rpc_socket", &c.json_rpc_socket},
           std::pair{"store_endpoint", &c.store_endpoint}, std::pair{"store_dir", &c.store_dir},
-          std::pair{"pools_file", &c.pools_file}}) {
+          std::pair{"pools_file", &c.pools_file}, std::pair{"nvmf_address", &c.nvmf_address}}) {
         if (s) {
             s = take_string(d, key, where, *field);
         }
@@ -57,6 +58,17 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
         return std::unexpected(busy.error());
     }
     c.busy_poll_us = *busy;
+    for (auto [key, field] : {std::pair{"nvmf_replica_port", &c.nvmf_replica_port},
+                              std::pair{"nvmf_nexus_port", &c.nvmf_nexus_port}}) {
+        auto port = yaml_uint(d[key], key, where);
+        if (!port) {
+            return std::unexpected(port.error());
+        }
+        if (*port && **port > 65535) {
+            return errorf(EINVAL, "{}: '{}' must be a TCP port (0-65535), not {}", where, key, **port);
+        }
+        *field = *port;
+    }
     auto devices = yaml_string_list(d["devices"], "devices", where);
     if (!devices) {
         return std::unexpected(devices.error());

@@ -13,6 +13,9 @@
 //   store_endpoint: "etcd:2379"    # -p   (etcd; or store_dir, not both)
 //   store_dir: /var/lib/mayastor/store        # --store-dir
 //   pools_file: /etc/mayastor/pools.yaml     # -P
+//   nvmf_address: "0.0.0.0"        # --nvmf-address  (NVMe-oF/TCP listen address)
+//   nvmf_replica_port: 8420        # --nvmf-port
+//   nvmf_nexus_port: 4421          # --nvmf-nexus-port
 //   pools:                         # created or imported at start
 //     - name: pool-1
 //       disks: ["aio:///dev/sdb"]
@@ -41,6 +44,9 @@ struct DaemonConfig {
     std::optional<std::string> store_endpoint;
     std::optional<std::string> store_dir;
     std::optional<std::string> pools_file;
+    std::optional<std::string> nvmf_address;
+    std::optional<uint64_t> nvmf_replica_port;
+    std::optional<uint64_t> nvmf_nexus_port;
     std::vector<PoolSpec> pools;
 };
 

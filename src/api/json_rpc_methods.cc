@@ -287,7 +287,7 @@ Task<Result<json>> replica_list(const MethodContext& ctx, json params) {
                            {"size", r.size},
                            {"allocated", r.allocated},
                            {"share", share_name(r.share)},
-                           {"uri", replica_uri(r, ctx.pod_ip)},
+                           {"uri", replica_uri(r, ctx.pod_ip, ctx.nvmf_port)},
                            {"parent", r.parent},
                            {"created", r.created}});
     };

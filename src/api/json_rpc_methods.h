@@ -14,6 +14,7 @@ namespace ms::api::jsonrpc {
 struct MethodContext {
     std::string version;               // e.g. "0.1.0"
     std::string pod_ip = "127.0.0.1";  // for the URIs of NVMe-oF-shared replicas
+    uint16_t nvmf_port = 8420;         // the NVMe-oF target's replica port, for the same URIs
 };
 
 // `params` is null when the request had none.

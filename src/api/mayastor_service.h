@@ -1,11 +1,12 @@
 // gRPC service mayastor.Mayastor: pools, replicas, replica snapshots and clones, nexuses and
 // their children, rebuilds, host block devices and resource usage. Publishing a nexus, ANA,
-// nexus snapshots and NVMe-oF controllers answer UNIMPLEMENTED with a message naming the
-// missing part. Status codes per RPC: docs/api.md.
+// nexus snapshots and NVMe-oF controllers go through the NVMe-oF target and host
+// (src/target/nvmf, src/bdev/nvmf); publishing over NBD and iSCSI answers UNIMPLEMENTED. Status
+// codes per RPC: docs/api.md.
 //
 // Handlers are split by subject: pool_rpcs.cc, replica_rpcs.cc, snapshot_rpcs.cc,
-// nexus_rpcs.cc, rebuild_rpcs.cc and mayastor_service.cc (host information and the
-// unimplemented RPCs).
+// nexus_rpcs.cc, nexus_share_rpcs.cc (publish, ANA, nexus snapshots, NVMe controllers),
+// rebuild_rpcs.cc and mayastor_service.cc (host information).
 #pragma once
 
 #include <expected>
@@ -13,8 +14,8 @@
 
 #include "api/api_context.h"
 #include "core/uuid.h"
-#include "nexus/nexus.h"
 #include "mayastor.grpc.pb.h"
+#include "nexus/nexus.h"
 
 namespace ms::api {
 
@@ -59,7 +60,8 @@ class MayastorService final : public mayastor::Mayastor::Service {
     MS_API_RPC(GetRebuildStats, RebuildStatsRequest, RebuildStatsReply);
     MS_API_RPC(GetRebuildProgress, RebuildProgressRequest, RebuildProgressReply);
 
-    // Not implemented yet (UNIMPLEMENTED, after the checks of the nexus uuid).
+    // Sharing nexuses over NVMe-oF (nexus_share_rpcs.cc); NBD and iSCSI answer UNIMPLEMENTED
+    // after the checks of the request.
     MS_API_RPC(PublishNexus, PublishNexusRequest, PublishNexusReply);
     MS_API_RPC(UnpublishNexus, UnpublishNexusRequest, Null);
     MS_API_RPC(GetNvmeAnaState, GetNvmeAnaStateRequest, GetNvmeAnaStateReply);
@@ -68,8 +70,16 @@ class MayastorService final : public mayastor::Mayastor::Service {
     MS_API_RPC(ListNvmeControllers, Null, ListNvmeControllersReply);
 
    private:
+    // OK when the NVMe-oF target runs; INTERNAL naming `rpc` otherwise.
+    grpc::Status no_target(std::string_view rpc) const;
+    // Shares new replica (or clone) `name` over NVMe-oF and stores the share; on failure the
+    // replica is destroyed and the error returned. Fills `rep` on success.
+    grpc::Status share_new_replica(const std::string& name, std::string_view rpc, mayastor::Replica* rep);
+    // Removes the NVMe-oF subsystem of every replica of pool `pool` (before it is destroyed).
+    grpc::Status unshare_pool(const std::string& pool);
+
     // The share protocol a new replica or clone may have: INVALID_ARGUMENT for an unknown one
-    // and for iSCSI, OK otherwise (NVMe-oF is refused later, once the name is known to be new).
+    // and for iSCSI, OK otherwise (NVMe-oF is shared once the replica is made).
     static grpc::Status check_new_share(mayastor::ShareProtocolReplica share);
 
     // The nexus uuid of a request: INVALID_ARGUMENT when it is not a UUID.
@@ -77,6 +87,10 @@ class MayastorService final : public mayastor::Mayastor::Service {
     // The common rule of the nexus RPCs: a bad uuid is INVALID_ARGUMENT, an unknown nexus
     // NOT_FOUND; the parsed uuid otherwise.
     std::expected<Uuid, grpc::Status> existing_nexus(const std::string& text) const;
+
+    // The NQN of nexus `uuid` when it is published over NVMe-oF; NOT_FOUND for an unknown
+    // nexus, INVALID_ARGUMENT when it is not published over NVMe-oF.
+    std::expected<std::string, grpc::Status> nvmf_published(const Uuid& uuid) const;
 
     // The rebuild RPCs (rebuild_rpcs.cc): Serialized, nexus checked, then `op` on the job into
     // `uri`. A control call's failure is INTERNAL, or `on_enoent` when the code is ENOENT.

@@ -5,6 +5,7 @@
 
 #include "api/grpc_status.h"
 #include "api/mayastor_service.h"
+#include "api/nvmf_share.h"
 #include "api/proto_convert.h"
 #include "core/log.h"
 
@@ -80,7 +81,12 @@ grpc::Status MayastorService::DestroyNexus(grpc::ServerContext*, const mayastor:
     }
     auto lock = _ctx.serialize();
     Uuid u = *uuid;
-    // Nothing can be published yet, so there is nothing to unpublish first.
+    // Unpublished implicitly: the target holds the nexus open.
+    if (_ctx.target() != nullptr) {
+        if (Status un = unshare_device(*_ctx.target(), nexus_name(u)); !un) {
+            return grpc_error(StatusCode::INTERNAL, un.error());
+        }
+    }
     Status s = _ctx.on_reactor([u] { return nexuses().destroy(u); });
     if (!s) {
         return grpc_error(StatusCode::INTERNAL, s.error());

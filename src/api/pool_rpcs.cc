@@ -1,6 +1,7 @@
 // Mayastor.CreatePool / DestroyPool / ListPools.
 #include "api/grpc_status.h"
 #include "api/mayastor_service.h"
+#include "api/nvmf_share.h"
 #include "api/proto_convert.h"
 #include "core/log.h"
 
@@ -31,6 +32,10 @@ grpc::Status MayastorService::CreatePool(grpc::ServerContext*, const mayastor::C
         return grpc_error(e.code == EXDEV ? StatusCode::INVALID_ARGUMENT : StatusCode::INTERNAL, e);
     }
     to_proto(*pool, rep);
+    // An imported pool's replicas that were shared over NVMe-oF are shared again.
+    if (_ctx.target() != nullptr) {
+        restore_replica_shares(*_ctx.target(), _ctx.reactor(), name);
+    }
     // Recorded as reported (creation URI with the base device's uuid): the next start makes
     // the base device with the same uuid, so Pool.disks stays the same across restarts.
     _ctx.pool_created(name, pool->disk);
@@ -38,11 +43,32 @@ grpc::Status MayastorService::CreatePool(grpc::ServerContext*, const mayastor::C
     return grpc::Status::OK;
 }
 
+grpc::Status MayastorService::unshare_pool(const std::string& pool) {
+    if (_ctx.target() == nullptr) {
+        return grpc::Status::OK;
+    }
+    auto list = _ctx.call_on_reactor([] { return lvs::PoolRegistry::instance().list_replicas(); });
+    for (const auto& r : list) {
+        if (r.pool != pool) {
+            continue;
+        }
+        if (Status s = unshare_device(*_ctx.target(), r.name); !s) {
+            return grpc_error(
+                StatusCode::INTERNAL,
+                fmt::format("pool '{}': unsharing replica '{}' failed: {}", pool, r.name, s.error().message));
+        }
+    }
+    return grpc::Status::OK;
+}
+
 grpc::Status MayastorService::DestroyPool(grpc::ServerContext*, const mayastor::DestroyPoolRequest* req,
                                           mayastor::Null*) {
     auto lock = _ctx.serialize();
     std::string name = req->name();
-    // Replicas are not exported by any target yet, so there is nothing to unshare first.
+    // Its replicas are unshared first: the target holds them open.
+    if (grpc::Status u = unshare_pool(name); !u.ok()) {
+        return u;
+    }
     Status s = _ctx.on_reactor([name] { return lvs::PoolRegistry::instance().destroy(name); });
     if (!s) {
         return grpc_error(StatusCode::INTERNAL, s.error());

@@ -6,10 +6,10 @@
 
 namespace ms::api {
 
-std::string replica_uri(const lvs::ReplicaInfo& r, const std::string& pod_ip) {
+std::string replica_uri(const lvs::ReplicaInfo& r, const std::string& pod_ip, uint16_t nvmf_port) {
     std::string uuid = r.uuid.to_string();
     if (r.share == lvs::ShareProtocol::Nvmf) {
-        return fmt::format("nvmf://{}:{}/{}{}?uuid={}", pod_ip, kNvmfReplicaPort, kNqnPrefix, r.name, uuid);
+        return fmt::format("nvmf://{}:{}/{}{}?uuid={}", pod_ip, nvmf_port, kNqnPrefix, r.name, uuid);
     }
     return fmt::format("bdev:///{}?uuid={}", percent_encode(r.name, true), uuid);
 }
@@ -22,13 +22,14 @@ void to_proto(const lvs::PoolInfo& p, mayastor::Pool* out) {
     out->set_used(p.used);
 }
 
-void to_proto(const lvs::ReplicaInfo& r, const std::string& pod_ip, mayastor::Replica* out) {
+void to_proto(const lvs::ReplicaInfo& r, const std::string& pod_ip, mayastor::Replica* out,
+              uint16_t nvmf_port) {
     out->set_uuid(r.name);
     out->set_pool(r.pool);
     out->set_thin(r.thin);
     out->set_size(r.size);
     out->set_share(static_cast<mayastor::ShareProtocolReplica>(r.share));
-    out->set_uri(replica_uri(r, pod_ip));
+    out->set_uri(replica_uri(r, pod_ip, nvmf_port));
 }
 
 void to_proto_stats(const lvs::ReplicaInfo& r, mayastor::ReplicaStats* out) {

@@ -15,11 +15,14 @@ namespace ms::api {
 inline constexpr int kNvmfReplicaPort = 8420;
 inline constexpr std::string_view kNqnPrefix = "nqn.2019-05.io.openebs:";
 
-// bdev:///<name>?uuid=<lvol uuid>, or the NVMe-oF URI when the replica's share is NVMF.
-std::string replica_uri(const lvs::ReplicaInfo& r, const std::string& pod_ip);
+// bdev:///<name>?uuid=<lvol uuid>, or the NVMe-oF URI when the replica's share is NVMF
+// (nvmf://<pod ip>:<port>/nqn.2019-05.io.openebs:<name>?uuid=<lvol uuid>).
+std::string replica_uri(const lvs::ReplicaInfo& r, const std::string& pod_ip,
+                        uint16_t nvmf_port = kNvmfReplicaPort);
 
 void to_proto(const lvs::PoolInfo& p, mayastor::Pool* out);
-void to_proto(const lvs::ReplicaInfo& r, const std::string& pod_ip, mayastor::Replica* out);
+void to_proto(const lvs::ReplicaInfo& r, const std::string& pod_ip, mayastor::Replica* out,
+              uint16_t nvmf_port = kNvmfReplicaPort);
 void to_proto_stats(const lvs::ReplicaInfo& r, mayastor::ReplicaStats* out);
 void to_proto_snapshot(const lvs::ReplicaInfo& s, mayastor::ReplicaSnapshot* out);
 void to_proto(const BdevInfo& b, mayastor::Bdev* out);

@@ -1,6 +1,7 @@
 // Mayastor.CreateReplica / DestroyReplica / ListReplicas / StatReplicas / ShareReplica.
 #include "api/grpc_status.h"
 #include "api/mayastor_service.h"
+#include "api/nvmf_share.h"
 #include "api/proto_convert.h"
 #include "core/log.h"
 
@@ -26,6 +27,38 @@ grpc::Status MayastorService::check_new_share(mayastor::ShareProtocolReplica sha
     return grpc::Status::OK;
 }
 
+grpc::Status MayastorService::no_target(std::string_view rpc) const {
+    if (_ctx.target() != nullptr) {
+        return grpc::Status::OK;
+    }
+    return grpc_error(StatusCode::INTERNAL, fmt::format("{}: the NVMe-oF target is not running", rpc));
+}
+
+grpc::Status MayastorService::share_new_replica(const std::string& name, std::string_view rpc,
+                                                mayastor::Replica* rep) {
+    auto nqn = share_replica(*_ctx.target(), name);
+    Status stored =
+        nqn ? _ctx.on_reactor([name] { return pools().set_share(name, lvs::ShareProtocol::Nvmf); })
+            : Status(std::unexpected(nqn.error()));
+    if (!stored) {
+        // Nothing half-made remains: the subsystem and the replica go again.
+        (void)unshare_device(*_ctx.target(), name);
+        Status destroyed = _ctx.on_reactor([name] { return pools().destroy_replica(name); });
+        if (!destroyed) {
+            log::error("{}: replica '{}' could not be destroyed after its share failed: {}", rpc, name,
+                       destroyed.error().message);
+        }
+        return grpc_error(StatusCode::INTERNAL, fmt::format("sharing replica '{}' over NVMe-oF failed: {}",
+                                                            name, stored.error().message));
+    }
+    rep->set_share(mayastor::REPLICA_NVMF);
+    auto info = _ctx.call_on_reactor([name] { return pools().get_replica(name); });
+    if (info) {
+        to_proto(*info, _ctx.options().pod_ip, rep, _ctx.nvmf_port());
+    }
+    return grpc::Status::OK;
+}
+
 grpc::Status MayastorService::CreateReplica(grpc::ServerContext*, const mayastor::CreateReplicaRequest* req,
                                             mayastor::Replica* rep) {
     if (grpc::Status s = check_new_share(req->share()); !s.ok()) {
@@ -41,16 +74,19 @@ grpc::Status MayastorService::CreateReplica(grpc::ServerContext*, const mayastor
             return grpc_error(StatusCode::ALREADY_EXISTS,
                               fmt::format("'{}' is a snapshot, not a replica", name));
         }
-        to_proto(*existing, _ctx.options().pod_ip, rep);
+        to_proto(*existing, _ctx.options().pod_ip, rep, _ctx.nvmf_port());
         return grpc::Status::OK;
     }
     auto found = _ctx.call_on_reactor([pool] { return pools().get(pool); });
     if (!found) {
         return grpc_error(StatusCode::INVALID_ARGUMENT, fmt::format("pool '{}' not found", pool));
     }
-    if (req->share() == mayastor::REPLICA_NVMF) {
+    bool nvmf = req->share() == mayastor::REPLICA_NVMF;
+    if (nvmf) {
         // Checked before anything is made, so that no replica is left behind.
-        return unimplemented("CreateReplica", "sharing a replica over NVMe-oF");
+        if (grpc::Status s = no_target("CreateReplica"); !s.ok()) {
+            return s;
+        }
     }
     uint64_t size = req->size();
     bool thin = req->thin();
@@ -71,8 +107,14 @@ grpc::Status MayastorService::CreateReplica(grpc::ServerContext*, const mayastor
                 return grpc_error(StatusCode::INTERNAL, e);
         }
     }
-    to_proto(*made, _ctx.options().pod_ip, rep);
-    log::info("CreateReplica: replica '{}' in pool '{}', {} bytes{}", name, pool, size, thin ? ", thin" : "");
+    to_proto(*made, _ctx.options().pod_ip, rep, _ctx.nvmf_port());
+    if (nvmf) {
+        if (grpc::Status s = share_new_replica(name, "CreateReplica", rep); !s.ok()) {
+            return s;
+        }
+    }
+    log::info("CreateReplica: replica '{}' in pool '{}', {} bytes{}{}", name, pool, size,
+              thin ? ", thin" : "", nvmf ? ", shared over NVMe-oF" : "");
     return grpc::Status::OK;
 }
 
@@ -80,7 +122,12 @@ grpc::Status MayastorService::DestroyReplica(grpc::ServerContext*, const mayasto
                                              mayastor::Null*) {
     auto lock = _ctx.serialize();
     std::string name = req->uuid();
-    // Nothing is exported by a target yet, so there is nothing to unshare first.
+    // Unshared first: the target holds the replica open.
+    if (_ctx.target() != nullptr) {
+        if (Status u = unshare_device(*_ctx.target(), name); !u) {
+            return grpc_error(StatusCode::INTERNAL, u.error());
+        }
+    }
     Status s = _ctx.on_reactor([name] { return pools().destroy_replica(name); });
     if (!s) {
         return grpc_error(s.error().code == EINVAL ? StatusCode::INVALID_ARGUMENT : StatusCode::INTERNAL,
@@ -96,7 +143,7 @@ grpc::Status MayastorService::ListReplicas(grpc::ServerContext*, const mayastor:
     // Replicas and clones; snapshots are listed by ListReplicaSnapshots (docs/api.md).
     auto list = _ctx.call_on_reactor([] { return pools().list_replicas(); });
     for (const auto& r : list) {
-        to_proto(r, _ctx.options().pod_ip, rep->add_replicas());
+        to_proto(r, _ctx.options().pod_ip, rep->add_replicas(), _ctx.nvmf_port());
     }
     return grpc::Status::OK;
 }
@@ -126,13 +173,36 @@ grpc::Status MayastorService::ShareReplica(grpc::ServerContext*, const mayastor:
     if (info->kind == lvs::LvolKind::Snapshot) {
         return grpc_error(StatusCode::INTERNAL, fmt::format("'{}' is a snapshot, not a replica", name));
     }
-    switch (req->share()) {
-        case mayastor::REPLICA_ISCSI:
-            return grpc_error(StatusCode::INTERNAL, "replicas cannot be shared over iSCSI (use NVMe-oF)");
-        case mayastor::REPLICA_NVMF:
-            return unimplemented("ShareReplica", "sharing a replica over NVMe-oF");
-        default:
-            break;
+    if (req->share() == mayastor::REPLICA_ISCSI) {
+        return grpc_error(StatusCode::INTERNAL, "replicas cannot be shared over iSCSI (use NVMe-oF)");
+    }
+    if (req->share() == mayastor::REPLICA_NVMF) {
+        if (grpc::Status s = no_target("ShareReplica"); !s.ok()) {
+            return s;
+        }
+        // Idempotent: the target's add_subsystem is, and the stored state is only written when
+        // it changes.
+        if (auto nqn = share_replica(*_ctx.target(), name); !nqn) {
+            return grpc_error(
+                StatusCode::INTERNAL,
+                fmt::format("sharing replica '{}' over NVMe-oF failed: {}", name, nqn.error().message));
+        }
+        if (info->share != lvs::ShareProtocol::Nvmf) {
+            Status s = _ctx.on_reactor([name] { return pools().set_share(name, lvs::ShareProtocol::Nvmf); });
+            if (!s) {
+                (void)unshare_device(*_ctx.target(), name);
+                return grpc_error(StatusCode::INTERNAL, s.error());
+            }
+            info->share = lvs::ShareProtocol::Nvmf;
+            log::info("ShareReplica: replica '{}' shared over NVMe-oF", name);
+        }
+        rep->set_uri(replica_uri(*info, _ctx.options().pod_ip, _ctx.nvmf_port()));
+        return grpc::Status::OK;
+    }
+    if (_ctx.target() != nullptr) {
+        if (Status s = unshare_device(*_ctx.target(), name); !s) {
+            return grpc_error(StatusCode::INTERNAL, s.error());
+        }
     }
     if (info->share != lvs::ShareProtocol::None) {
         Status s = _ctx.on_reactor([name] { return pools().set_share(name, lvs::ShareProtocol::None); });
@@ -142,7 +212,7 @@ grpc::Status MayastorService::ShareReplica(grpc::ServerContext*, const mayastor:
         info->share = lvs::ShareProtocol::None;
         log::info("ShareReplica: replica '{}' unshared", name);
     }
-    rep->set_uri(replica_uri(*info, _ctx.options().pod_ip));
+    rep->set_uri(replica_uri(*info, _ctx.options().pod_ip, _ctx.nvmf_port()));
     return grpc::Status::OK;
 }
 

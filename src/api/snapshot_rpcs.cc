@@ -93,18 +93,27 @@ grpc::Status MayastorService::CreateReplicaClone(grpc::ServerContext*,
     auto lock = _ctx.serialize();
     auto existing = _ctx.call_on_reactor([name] { return pools().get_replica(name); });
     if (existing && existing->kind == lvs::LvolKind::Clone && existing->parent == snapshot) {
-        to_proto(*existing, _ctx.options().pod_ip, rep);
+        to_proto(*existing, _ctx.options().pod_ip, rep, _ctx.nvmf_port());
         return grpc::Status::OK;
     }
-    if (req->share() == mayastor::REPLICA_NVMF) {
-        return unimplemented("CreateReplicaClone", "sharing a replica over NVMe-oF");
+    bool nvmf = req->share() == mayastor::REPLICA_NVMF;
+    if (nvmf) {
+        if (grpc::Status s = no_target("CreateReplicaClone"); !s.ok()) {
+            return s;
+        }
     }
     auto clone = _ctx.on_reactor([snapshot, name] { return pools().create_clone(snapshot, name); });
     if (!clone) {
         return snapshot_error(clone.error());
     }
-    to_proto(*clone, _ctx.options().pod_ip, rep);
-    log::info("CreateReplicaClone: clone '{}' of snapshot '{}'", name, snapshot);
+    to_proto(*clone, _ctx.options().pod_ip, rep, _ctx.nvmf_port());
+    if (nvmf) {
+        if (grpc::Status s = share_new_replica(name, "CreateReplicaClone", rep); !s.ok()) {
+            return s;
+        }
+    }
+    log::info("CreateReplicaClone: clone '{}' of snapshot '{}'{}", name, snapshot,
+              nvmf ? ", shared over NVMe-oF" : "");
     return grpc::Status::OK;
 }
 

@@ -288,8 +288,8 @@ class MiscTest(DaemonCase):
     def test_block_devices(self):
         self.rpc("ListBlockDevices", self.m.ListBlockDevicesRequest(all=True))
 
-    def test_unimplemented_until_their_issue(self):
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED, "ListNvmeControllers")
+    def test_no_nvme_controllers_without_nvmf_devices(self):
+        self.assertEqual(len(self.rpc("ListNvmeControllers").controllers), 0)
 
     def test_json_rpc_proxy(self):
         reply = self.rpc("JsonRpcCall", self.m.JsonRpcRequest(method="bdev_create",

@@ -57,7 +57,8 @@ free_port() {
 # store directory) and waits for its ready line (30 s at most: sanitizer builds on a loaded
 # machine start slowly).
 start_daemon() {
-    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/store" "$@"
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/store" --nvmf-port 0 \
+        --nvmf-nexus-port 0 "$@"
 }
 
 start_daemon_raw() {
@@ -119,7 +120,11 @@ case_start_stop() {
 expect_usage_error() {
     local want=$1 rc=0
     shift
-    timeout 10 "$bin" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+    # Free NVMe-oF ports (the target starts before devices and pools are made), unless the case
+    # names its own.
+    local nvmf=(--nvmf-port 0 --nvmf-nexus-port 0)
+    [[ " $* " == *" --nvmf-port "* ]] && nvmf=()
+    timeout 10 "$bin" "$@" "${nvmf[@]}" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
     [[ $rc -eq 1 ]] || fail "'mayastor $*' exited with $rc (expected 1)"
     grep -q -E -- "$want" "$tmp/stderr" || fail "'mayastor $*': stderr does not match '$want'"
     echo "ok: mayastor $* -> exit 1: $(grep -E -- "$want" "$tmp/stderr" | head -n 1)"
@@ -139,6 +144,20 @@ case_bad_options() {
     expect_usage_error "-g: bad endpoint" -g 1.2.3.4:0
     expect_usage_error "not expected" --no-such-option
     MY_POD_IP=not-an-ip expect_usage_error "MY_POD_IP='not-an-ip' is not an IPv4 address"
+    expect_usage_error "--nvmf-address: 'x' is not an IPv4 address" --nvmf-address x
+    expect_usage_error "--nvmf-port and --nvmf-nexus-port are both 9999" --nvmf-port 9999 --nvmf-nexus-port 9999
+    # A port the target cannot bind (taken by a running daemon) stops the start.
+    local busy rc=0
+    busy=$(free_port)
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/store" --nvmf-port "$busy" \
+        --nvmf-nexus-port 0
+    timeout 10 "$bin" -g "127.0.0.1:$(free_port)" -r "$tmp/other.sock" --store-dir "$tmp/store2" \
+        --nvmf-port "$busy" --nvmf-nexus-port 0 >"$tmp/stdout" 2>"$tmp/busy.stderr" || rc=$?
+    [[ $rc -eq 1 ]] || fail "a second daemon on NVMe-oF port $busy exited with $rc (expected 1)"
+    grep -q -E "cannot start the NVMe-oF target on 0.0.0.0 \(ports $busy and 0\): .*in use" "$tmp/busy.stderr" ||
+        fail "no clear message for a busy NVMe-oF port: $(cat "$tmp/busy.stderr")"
+    echo "ok: busy NVMe-oF port -> exit 1: $(grep 'NVMe-oF target' "$tmp/busy.stderr")"
+    stop_daemon TERM
 
     local rc=0
     "$bin" --help >"$tmp/stdout" 2>&1 || rc=$?
@@ -173,6 +192,9 @@ log_level: info
 grpc_endpoint: "127.0.0.1:$port"
 json_rpc_socket: $sock
 store_dir: $tmp/config-store
+nvmf_address: "127.0.0.1"
+nvmf_replica_port: 0
+nvmf_nexus_port: 0
 devices: ["malloc:///m0?size_mb=16"]
 pools_file: $tmp/pools.yaml
 pools:
@@ -188,6 +210,8 @@ EOF
     grep -q 'node config-node' "$tmp/stderr" || fail "node name from the config file not used"
     grep -q "gRPC on 127.0.0.1:$port" "$tmp/stderr" || fail "gRPC endpoint from the config file not used"
     grep -q "store: file:$tmp/config-store" "$tmp/stderr" || fail "store_dir from the config file not used"
+    grep -q "NVMe-oF/TCP on 127.0.0.1 ports" "$tmp/stderr" || fail "nvmf_address from the config file not used"
+    grep -q "NVMe-oF/TCP on 127.0.0.1 ports 8420 " "$tmp/stderr" && fail "nvmf_replica_port from the config file not used"
     grep -q 'pools: mpool (' "$tmp/stderr" || fail "config pool not created"
     grep -q 'fpool (uring://' "$tmp/stderr" || fail "pools-file pool not created"
     jsonrpc pool_list >"$tmp/out" || fail "pool_list failed"
@@ -217,7 +241,7 @@ EOF
 
 case_store() {
     local port
-    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/a/b/store"
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/a/b/store" --nvmf-port 0 --nvmf-nexus-port 0
     grep -q "store: file:$tmp/a/b/store" "$tmp/stderr" || fail "no 'store: file:' line"
     [[ $(stat -c %a "$tmp/a/b/store") == 700 ]] || fail "the store directory is not 0700"
     stop_daemon TERM
@@ -249,7 +273,7 @@ case_store() {
         kill -0 "$etcd_pid" 2>/dev/null || fail "etcd exited: $(tail -n 5 "$tmp/etcd.log")"
         sleep 0.1
     done
-    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" -p "127.0.0.1:$client"
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" -p "127.0.0.1:$client" --nvmf-port 0 --nvmf-nexus-port 0
     grep -q "store: etcd:127.0.0.1:$client" "$tmp/stderr" || fail "no 'store: etcd:' line"
     stop_daemon TERM
     kill -TERM "$etcd_pid"

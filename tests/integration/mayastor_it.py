@@ -74,6 +74,9 @@ class Rpc:
         "FaultNexusChild": "Null",
         "PublishNexus": "PublishNexusReply",
         "UnpublishNexus": "Null",
+        "GetNvmeAnaState": "GetNvmeAnaStateReply",
+        "SetNvmeAnaState": "Null",
+        "CreateSnapshot": "CreateSnapshotReply",
         "ChildOperation": "Null",
         "StartRebuild": "Null",
         "StopRebuild": "Null",
@@ -130,6 +133,9 @@ class Daemon:
         self.endpoint = f"127.0.0.1:{self.port}"
         self.socket = os.path.join(workdir, "mayastor.sock")
         self.pools_file = os.path.join(workdir, "pools.yaml") if pools_file else None
+        # NVMe-oF/TCP ports of its own, kept across restarts (URIs of shared replicas stay valid).
+        self.nvmf_port = free_port()
+        self.nvmf_nexus_port = free_port()
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -143,6 +149,9 @@ class Daemon:
         if "--store-dir" not in self.extra_args and "-p" not in self.extra_args:
             # Each daemon its own store (nexus child health), never the system-wide default.
             a += ["--store-dir", os.path.join(self.workdir, "store")]
+        if "--nvmf-port" not in self.extra_args:
+            a += ["--nvmf-address", "127.0.0.1", "--nvmf-port", str(self.nvmf_port),
+                  "--nvmf-nexus-port", str(self.nvmf_nexus_port)]
         return a + self.extra_args
 
     def start(self, timeout=30):

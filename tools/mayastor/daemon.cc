@@ -13,15 +13,18 @@
 #include "api/api_context.h"
 #include "api/grpc_server.h"
 #include "api/json_rpc_server.h"
+#include "api/nvmf_share.h"
 #include "api/pools_file.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
+#include "bdev/nvmf/nvmf_device.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/signals.h"
 #include "lvs/lvs.h"
 #include "nexus/nexus.h"
 #include "store/open_store.h"
+#include "target/nvmf/nvmf_target.h"
 
 #ifndef MS_VERSION
 #define MS_VERSION "0.0.0"
@@ -98,7 +101,8 @@ Task<void> destroy_api_devices() {
 
 // Runs on reactor 0: devices, pools, the JSON-RPC server. On failure everything made so far is
 // taken down again.
-Task<bool> start_up(const DaemonOptions& o, const std::vector<api::PoolSpec>& pools, Served& served) {
+Task<bool> start_up(const DaemonOptions& o, const std::vector<api::PoolSpec>& pools, uint16_t nvmf_port,
+                    Served& served) {
     for (const auto& uri : o.devices) {
         auto dev = co_await create_device(uri);
         if (!dev) {
@@ -121,7 +125,8 @@ Task<bool> start_up(const DaemonOptions& o, const std::vector<api::PoolSpec>& po
         }
         served.pools.push_back(fmt::format("{} ({}, {} bytes)", pool->name, pool->disk, pool->capacity));
     }
-    served.json_rpc = std::make_unique<api::JsonRpcServer>(api::jsonrpc::MethodContext{MS_VERSION, o.pod_ip});
+    served.json_rpc =
+        std::make_unique<api::JsonRpcServer>(api::jsonrpc::MethodContext{MS_VERSION, o.pod_ip, nvmf_port});
     if (Status s = served.json_rpc->start(o.json_rpc_socket); !s) {
         log::error("cannot serve JSON-RPC: {}", s.error().message);
         served.json_rpc.reset();
@@ -200,22 +205,45 @@ int run_daemon(const DaemonOptions& options) {
         return 1;
     }
     Reactor& r0 = runtime->reactor(0);
-    Served served;
-    if (!run_on(r0, [&] { return start_up(options, pools, served); })) {
+    // nvmf:// children and devices (our NVMe-oF host).
+    nvmf_host::register_nvmf_device_factory();
+    // The NVMe-oF target listens before pools are imported: their shared replicas are exported
+    // again right after. A port that cannot be bound stops the start.
+    nvmf::TargetOptions target_options;
+    target_options.listen_address = options.nvmf_address;
+    target_options.advertised_address = options.pod_ip;
+    target_options.replica_port = options.nvmf_replica_port;
+    target_options.nexus_port = options.nvmf_nexus_port;
+    auto target = nvmf::NvmfTarget::start(*runtime, target_options);
+    if (!target) {
+        log::error("cannot start the NVMe-oF target on {} (ports {} and {}): {}", options.nvmf_address,
+                   options.nvmf_replica_port, options.nvmf_nexus_port, target.error().message);
         runtime->stop();
         log::info("mayastor stopped (exit 1)");
         return 1;
     }
+    std::unique_ptr<nvmf::NvmfTarget> nvmf_target = std::move(*target);
+    Served served;
+    uint16_t nvmf_port = nvmf_target->replica_port();
+    if (!run_on(r0, [&] { return start_up(options, pools, nvmf_port, served); })) {
+        nvmf_target.reset();
+        runtime->stop();
+        log::info("mayastor stopped (exit 1)");
+        return 1;
+    }
+    // Replicas whose stored share is NVMe-oF are exported again (the share survives a restart).
+    std::size_t reshared = api::restore_replica_shares(*nvmf_target, r0);
 
     api::ApiOptions api_options;
     api_options.node_name = options.node_name;
     api_options.pod_ip = options.pod_ip;
     api_options.json_rpc_socket = options.json_rpc_socket;
-    api::ApiContext api_ctx(r0, api_options, pools_file.get());
+    api::ApiContext api_ctx(r0, api_options, pools_file.get(), nvmf_target.get());
     api::GrpcServer grpc(api_ctx);
     auto port = grpc.start(options.grpc_endpoint.to_string());
     if (!port) {
         log::error("{}", port.error().message);
+        nvmf_target.reset();
         run_on(r0, [&] { return shut_down(served); });
         runtime->stop();
         log::info("mayastor stopped (exit 1)");
@@ -224,9 +252,10 @@ int run_daemon(const DaemonOptions& options) {
 
     log::info(
         "mayastor ready: node {}, {} reactor(s) on cores {}, devices: {}, pools: {}, gRPC on {}:{}, "
-        "JSON-RPC on {}",
+        "JSON-RPC on {}, NVMe-oF/TCP on {} ports {} and {} ({} replica(s) shared)",
         options.node_name, options.cores.size(), fmt::join(options.cores, ","), join(served.described),
-        join(served.pools), options.grpc_endpoint.host, *port, options.json_rpc_socket);
+        join(served.pools), options.grpc_endpoint.host, *port, options.json_rpc_socket, options.nvmf_address,
+        nvmf_target->replica_port(), nvmf_target->nexus_port(), reshared);
 
     auto sig = run_on(r0, [] { return wait_for_signal(kStopSignals); });
     if (sig) {
@@ -235,6 +264,8 @@ int run_daemon(const DaemonOptions& options) {
         log::error("waiting for SIGTERM/SIGINT failed ({}), shutting down", sig.error().message);
     }
     grpc.stop();
+    // The target first: its subsystems hold replicas and nexuses open.
+    nvmf_target.reset();
     bool destroyed = run_on(r0, [&] { return shut_down(served); });
     runtime->stop();
     int rc = (sig && destroyed) ? 0 : 1;

@@ -154,6 +154,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     std::string store_dir{store::kDefaultStoreDir};
     std::string config_file;
     std::string pools_file;
+    std::string nvmf_address = "0.0.0.0";
+    unsigned nvmf_port = 8420;
+    unsigned nvmf_nexus_port = 4421;
 
     auto* mask_opt = app.add_option("-m,--reactor-mask", mask,
                                     "Hex mask of the cores to run one reactor each on (default 0x1)")
@@ -201,6 +204,23 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
                        "YAML pools file: pools created or imported at start, rewritten when the "
                        "API creates or destroys a pool")
             ->type_name("FILE");
+
+    auto* nvmf_address_opt =
+        app.add_option("--nvmf-address", nvmf_address, "IPv4 address the NVMe-oF/TCP target listens on")
+            ->type_name("IP")
+            ->capture_default_str();
+    auto* nvmf_port_opt =
+        app.add_option("--nvmf-port", nvmf_port,
+                       "NVMe-oF/TCP port of the subsystems of replicas and nexuses (0 = any free port)")
+            ->type_name("PORT")
+            ->check(CLI::Range(0u, 65535u))
+            ->capture_default_str();
+    auto* nvmf_nexus_port_opt =
+        app.add_option("--nvmf-nexus-port", nvmf_nexus_port,
+                       "Second NVMe-oF/TCP port the target listens on (0 = any free port)")
+            ->type_name("PORT")
+            ->check(CLI::Range(0u, 65535u))
+            ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -262,6 +282,13 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         fill(store_opt, store_endpoint, c.store_endpoint);
         fill(store_dir_opt, store_dir, c.store_dir);
         fill(pools_opt, pools_file, c.pools_file);
+        fill(nvmf_address_opt, nvmf_address, c.nvmf_address);
+        if (nvmf_port_opt->count() == 0 && c.nvmf_replica_port) {
+            nvmf_port = static_cast<unsigned>(*c.nvmf_replica_port);
+        }
+        if (nvmf_nexus_port_opt->count() == 0 && c.nvmf_nexus_port) {
+            nvmf_nexus_port = static_cast<unsigned>(*c.nvmf_nexus_port);
+        }
         o.pools = std::move(c.pools);
     }
     o.pools_file = pools_file;
@@ -311,6 +338,18 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         return {std::nullopt, usage_error("--store-dir: the directory is empty")};
     }
     o.store_dir = store_dir;
+    in_addr nvmf_addr{};
+    if (inet_pton(AF_INET, nvmf_address.c_str(), &nvmf_addr) != 1) {
+        return {std::nullopt,
+                usage_error(fmt::format("--nvmf-address: '{}' is not an IPv4 address", nvmf_address))};
+    }
+    o.nvmf_address = nvmf_address;
+    o.nvmf_replica_port = static_cast<uint16_t>(nvmf_port);
+    o.nvmf_nexus_port = static_cast<uint16_t>(nvmf_nexus_port);
+    if (o.nvmf_replica_port != 0 && o.nvmf_replica_port == o.nvmf_nexus_port) {
+        return {std::nullopt, usage_error(fmt::format("--nvmf-port and --nvmf-nexus-port are both {}",
+                                                      o.nvmf_replica_port))};
+    }
     if (env_pod_ip) {
         in_addr addr{};
         if (inet_pton(AF_INET, env_pod_ip->c_str(), &addr) != 1) {

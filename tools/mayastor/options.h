@@ -46,8 +46,13 @@ struct DaemonOptions {
     std::vector<api::PoolSpec> pools;
     // -P: the pools file, rewritten when a pool is created or destroyed over the API.
     std::string pools_file;
-    // The IP placed in URIs the API returns: env MY_POD_IP (IPv4), else 127.0.0.1.
+    // The IP placed in URIs the API returns: env MY_POD_IP (IPv4), else 127.0.0.1. Also the
+    // address the NVMe-oF target advertises.
     std::string pod_ip = "127.0.0.1";
+    // The NVMe-oF/TCP target: listen address (IPv4) and its two ports (0 = a free port, tests).
+    std::string nvmf_address = "0.0.0.0";
+    uint16_t nvmf_replica_port = 8420;
+    uint16_t nvmf_nexus_port = 4421;
 };
 
 // What the command line asks for: run with `options`, or exit at once with `exit_code` (0 after

@@ -1,7 +1,8 @@
 // The API served in-process for tests: one reactor, the JSON-RPC server on a socket in a
-// temporary folder, the gRPC server on 127.0.0.1 (a free port), and stubs of the real gRPC C++
-// client. Teardown destroys every nexus, pool and device the test left, so tests stay
-// independent (the nexus, device and pool registries are process-wide).
+// temporary folder, the gRPC server on 127.0.0.1 (a free port), the NVMe-oF target on 127.0.0.1
+// (free ports, advertised as the pod IP 10.1.2.3), and stubs of the real gRPC C++ client. Teardown destroys
+// every nexus, pool and device the test left, so tests stay independent (the nexus, device and pool
+// registries are process-wide).
 #pragma once
 
 #include <grpcpp/create_channel.h>
@@ -21,10 +22,12 @@
 #include "api/json_rpc_server.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
+#include "bdev/nvmf/nvmf_device.h"
 #include "core/runtime.h"
 #include "lvs/lvs.h"
 #include "mayastor.grpc.pb.h"
 #include "nexus/nexus.h"
+#include "target/nvmf/nvmf_target.h"
 
 namespace ms::api::test {
 
@@ -51,8 +54,19 @@ class ApiFixture : public ::testing::Test {
     void SetUp() override { start(); }
     void TearDown() override { stop(); }
 
-    void start(PoolsFile* pools_file = nullptr) {
+    void start(PoolsFile* pools_file = nullptr, bool with_target = true) {
         _runtime.emplace(RuntimeOptions{});
+        nvmf_host::register_nvmf_device_factory();
+        if (with_target) {
+            nvmf::TargetOptions to;
+            to.listen_address = "127.0.0.1";
+            to.advertised_address = "10.1.2.3";
+            to.replica_port = 0;
+            to.nexus_port = 0;
+            auto t = nvmf::NvmfTarget::start(*_runtime, to);
+            ASSERT_TRUE(t) << t.error().message;
+            _target = std::move(*t);
+        }
         _socket = _dir.file("json.sock");
         _json_rpc = std::make_unique<JsonRpcServer>(jsonrpc::MethodContext{"1.2.3-test", "10.1.2.3"});
         Status s = run_on(reactor(), [this]() -> Task<Status> { co_return _json_rpc->start(_socket); });
@@ -61,7 +75,7 @@ class ApiFixture : public ::testing::Test {
         o.node_name = "test-node";
         o.pod_ip = "10.1.2.3";
         o.json_rpc_socket = _socket;
-        _ctx = std::make_unique<ApiContext>(reactor(), o, pools_file);
+        _ctx = std::make_unique<ApiContext>(reactor(), o, pools_file, _target.get());
         _grpc = std::make_unique<GrpcServer>(*_ctx);
         auto port = _grpc->start("127.0.0.1:0");
         ASSERT_TRUE(port) << port.error().message;
@@ -85,6 +99,7 @@ class ApiFixture : public ::testing::Test {
         }
         _grpc.reset();
         _ctx.reset();
+        _target.reset();  // its subsystems hold replicas and nexuses open
         run_on(reactor(), [this]() -> Task<void> {
             if (_json_rpc) {
                 co_await _json_rpc->stop();
@@ -126,6 +141,7 @@ class ApiFixture : public ::testing::Test {
     std::optional<Runtime> _runtime;
     std::string _socket;
     std::unique_ptr<JsonRpcServer> _json_rpc;
+    std::unique_ptr<nvmf::NvmfTarget> _target;
     std::unique_ptr<ApiContext> _ctx;
     std::unique_ptr<GrpcServer> _grpc;
     uint16_t _port = 0;

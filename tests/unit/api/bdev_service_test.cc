@@ -116,23 +116,37 @@ TEST_F(BdevServiceTest, ShareAndUnshare) {
         mayastor::BdevShareRequest req;
         req.set_name(name);
         req.set_proto(proto);
-        return call(&mayastor::BdevRpc::Stub::Share, *_bdev, req).first;
+        return call(&mayastor::BdevRpc::Stub::Share, *_bdev, req);
     };
-    EXPECT_EQ(share("nope", "nvmf").error_code(), StatusCode::NOT_FOUND);
-    auto nvmf = share("s0", "nvmf");
-    EXPECT_EQ(nvmf.error_code(), StatusCode::UNIMPLEMENTED);
-    EXPECT_NE(nvmf.error_message().find("NVMe-oF"), std::string::npos);
-    auto iscsi = share("s0", "iscsi");
+    auto share_uri = [&] {
+        auto l = list();
+        return l.bdevs_size() == 1 ? l.bdevs(0).share_uri() : std::string("?");
+    };
+    EXPECT_EQ(share("nope", "nvmf").first.error_code(), StatusCode::NOT_FOUND);
+    EXPECT_EQ(share_uri(), "bdev:///s0");
+    std::string expected =
+        fmt::format("nvmf://10.1.2.3:{}/nqn.2019-05.io.openebs:s0", _target->replica_port());
+    auto [nvmf, shared] = share("s0", "nvmf");
+    ASSERT_TRUE(nvmf.ok()) << nvmf.error_message();
+    EXPECT_EQ(shared.uri(), expected);
+    EXPECT_TRUE(_target->has_subsystem("nqn.2019-05.io.openebs:s0"));
+    EXPECT_EQ(share_uri(), expected);
+    auto [again, shared_again] = share("s0", "nvmf");  // idempotent
+    ASSERT_TRUE(again.ok()) << again.error_message();
+    EXPECT_EQ(shared_again.uri(), expected);
+    auto [iscsi, unused] = share("s0", "iscsi");
     EXPECT_EQ(iscsi.error_code(), StatusCode::UNIMPLEMENTED);
     EXPECT_NE(iscsi.error_message().find("iSCSI"), std::string::npos);
-    EXPECT_EQ(share("s0", "nbd").error_code(), StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(share("s0", "").error_code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(share("s0", "nbd").first.error_code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(share("s0", "").first.error_code(), StatusCode::INVALID_ARGUMENT);
 
-    for (const char* name : {"s0", "unknown", ""}) {
+    for (const char* name : {"s0", "s0", "unknown", ""}) {
         mayastor::CreateReply req;
         req.set_name(name);
         EXPECT_TRUE(call(&mayastor::BdevRpc::Stub::Unshare, *_bdev, req).first.ok()) << name;
     }
+    EXPECT_FALSE(_target->has_subsystem("nqn.2019-05.io.openebs:s0"));
+    EXPECT_EQ(share_uri(), "bdev:///s0");
 }
 
 }  // namespace

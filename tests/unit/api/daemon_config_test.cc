@@ -39,6 +39,22 @@ pools:
     EXPECT_EQ(c->pools[0].disks, std::vector<std::string>{"malloc:///d1?size_mb=64"});
 }
 
+TEST(DaemonConfig, NvmfSettings) {
+    auto c = parse_daemon_config("nvmf_address: 127.0.0.1\nnvmf_replica_port: 18420\nnvmf_nexus_port: 0\n",
+                                 "nvmf.yaml");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->nvmf_address, "127.0.0.1");
+    EXPECT_EQ(c->nvmf_replica_port, 18420u);
+    EXPECT_EQ(c->nvmf_nexus_port, 0u);
+    auto bad = parse_daemon_config("nvmf_replica_port: 70000\n", "nvmf.yaml");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("nvmf_replica_port"), std::string::npos) << bad.error().message;
+    auto none = parse_daemon_config("", "empty.yaml");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->nvmf_replica_port);
+    EXPECT_FALSE(none->nvmf_address);
+}
+
 TEST(DaemonConfig, EmptyFileIsAllDefaults) {
     auto c = parse_daemon_config("", "empty.yaml");
     ASSERT_TRUE(c);

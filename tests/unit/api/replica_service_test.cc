@@ -116,14 +116,6 @@ TEST_F(ReplicaServiceTest, CreateErrors) {
     EXPECT_EQ(pool_used(), 0u);
 }
 
-TEST_F(ReplicaServiceTest, NvmfIsUnimplementedAndLeavesNothingBehind) {
-    auto [s, r] = create("n1", 8 * kMiB, false, mayastor::REPLICA_NVMF);
-    EXPECT_EQ(s.error_code(), StatusCode::UNIMPLEMENTED);
-    EXPECT_NE(s.error_message().find("NVMe-oF"), std::string::npos);
-    EXPECT_EQ(list().replicas_size(), 0);
-    EXPECT_EQ(pool_used(), 0u);
-}
-
 TEST_F(ReplicaServiceTest, DestroyUnknownIsOk) {
     EXPECT_TRUE(destroy("never-existed").ok());
 }
@@ -137,7 +129,6 @@ TEST_F(ReplicaServiceTest, ShareReplica) {
     auto [s2, again] = share("r1", mayastor::REPLICA_NONE);  // idempotent
     ASSERT_TRUE(s2.ok());
     EXPECT_EQ(again.uri(), r.uri());
-    EXPECT_EQ(share("r1", mayastor::REPLICA_NVMF).first.error_code(), StatusCode::UNIMPLEMENTED);
     EXPECT_EQ(share("r1", mayastor::REPLICA_ISCSI).first.error_code(), StatusCode::INTERNAL);
     EXPECT_EQ(share("unknown", mayastor::REPLICA_NONE).first.error_code(), StatusCode::INTERNAL);
     EXPECT_EQ(share("r1", static_cast<mayastor::ShareProtocolReplica>(9)).first.error_code(),
@@ -153,7 +144,8 @@ TEST_F(ReplicaServiceTest, UnsharingPersistsTheShareState) {
     auto l = list();
     EXPECT_EQ(l.replicas(0).share(), mayastor::REPLICA_NVMF);
     EXPECT_EQ(l.replicas(0).uri(),
-              "nvmf://10.1.2.3:8420/nqn.2019-05.io.openebs:r1?uuid=" + info("r1").uuid.to_string());
+              fmt::format("nvmf://10.1.2.3:{}/nqn.2019-05.io.openebs:r1?uuid=", _target->replica_port()) +
+                  info("r1").uuid.to_string());
     auto [s2, rep] = share("r1", mayastor::REPLICA_NONE);
     ASSERT_TRUE(s2.ok()) << s2.error_message();
     EXPECT_EQ(rep.uri().rfind("bdev:///r1?uuid=", 0), 0u);

@@ -117,7 +117,15 @@ TEST_F(SnapshotServiceTest, IdempotencyAndErrors) {
     EXPECT_EQ(c.uuid(), "c1");
     EXPECT_EQ(clone("nope", "c2").first.error_code(), StatusCode::NOT_FOUND);
     EXPECT_EQ(clone("s1", "r1").first.error_code(), StatusCode::ALREADY_EXISTS);
-    EXPECT_EQ(clone("s1", "c3", mayastor::REPLICA_NVMF).first.error_code(), StatusCode::UNIMPLEMENTED);
+    auto [c3s, c3] = clone("s1", "c3", mayastor::REPLICA_NVMF);
+    ASSERT_TRUE(c3s.ok()) << c3s.error_message();
+    EXPECT_EQ(c3.share(), mayastor::REPLICA_NVMF);
+    EXPECT_EQ(
+        c3.uri().rfind(
+            fmt::format("nvmf://10.1.2.3:{}/nqn.2019-05.io.openebs:c3?uuid=", _target->replica_port()), 0),
+        0u)
+        << c3.uri();
+    EXPECT_TRUE(_target->has_subsystem("nqn.2019-05.io.openebs:c3"));
     EXPECT_EQ(clone("s1", "c3", mayastor::REPLICA_ISCSI).first.error_code(), StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(clone("s1", "").first.error_code(), StatusCode::INVALID_ARGUMENT);
 }

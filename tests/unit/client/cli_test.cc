@@ -111,6 +111,38 @@ class FakeMayastor final : public mayastor::Mayastor::Service {
         rep->set_state(mayastor::CHILD_DEGRADED);
         return grpc::Status::OK;
     }
+    grpc::Status ShareReplica(grpc::ServerContext*, const mayastor::ShareReplicaRequest* req,
+                              mayastor::ShareReplicaReply* rep) override {
+        record("ShareReplica", *req);
+        rep->set_uri(req->share() == mayastor::REPLICA_NVMF
+                         ? "nvmf://10.0.0.1:8420/nqn.2019-05.io.openebs:" + req->uuid() + "?uuid=1111"
+                         : "bdev:///" + req->uuid() + "?uuid=1111");
+        return grpc::Status::OK;
+    }
+    grpc::Status GetNvmeAnaState(grpc::ServerContext*, const mayastor::GetNvmeAnaStateRequest* req,
+                                 mayastor::GetNvmeAnaStateReply* rep) override {
+        record("GetNvmeAnaState", *req);
+        rep->set_ana_state(mayastor::NVME_ANA_NON_OPTIMIZED_STATE);
+        return grpc::Status::OK;
+    }
+    grpc::Status SetNvmeAnaState(grpc::ServerContext*, const mayastor::SetNvmeAnaStateRequest* req,
+                                 mayastor::Null*) override {
+        record("SetNvmeAnaState", *req);
+        return grpc::Status::OK;
+    }
+    grpc::Status ListNvmeControllers(grpc::ServerContext*, const mayastor::Null* req,
+                                     mayastor::ListNvmeControllersReply* rep) override {
+        record("ListNvmeControllers", *req);
+        std::lock_guard lock(mu_);
+        for (const auto& c : controllers_) {
+            *rep->add_controllers() = c;
+        }
+        return grpc::Status::OK;
+    }
+    void add_controller(const mayastor::NvmeController& c) {
+        std::lock_guard lock(mu_);
+        controllers_.push_back(c);
+    }
 
    private:
     void record(const std::string& method, const google::protobuf::Message& request) {
@@ -124,6 +156,7 @@ class FakeMayastor final : public mayastor::Mayastor::Service {
     std::vector<Call> calls_;
     std::vector<mayastor::Pool> pools_;
     std::vector<mayastor::Replica> replicas_;
+    std::vector<mayastor::NvmeController> controllers_;
 };
 
 class FakeBdev final : public mayastor::BdevRpc::Service {
@@ -370,6 +403,59 @@ TEST_F(ClientTest, HelpAndSyntaxErrors) {
         EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
     }
     EXPECT_TRUE(methods().empty());
+}
+
+TEST_F(ClientTest, NvmfCommands) {
+    // Commands that change something print at -v only (docs/cli.md), after the Connecting line.
+    std::string connecting = "Connecting to http://127.0.0.1:" + std::to_string(port_) + "/\n";
+    auto r = run({"replica", "share", "r1", "nvmf", "-v"});
+    EXPECT_EQ(r.exit, 0);
+    EXPECT_EQ(r.out, connecting + "nvmf://10.0.0.1:8420/nqn.2019-05.io.openebs:r1?uuid=1111\n");
+    EXPECT_EQ(last<mayastor::ShareReplicaRequest>("ShareReplica").share(), mayastor::REPLICA_NVMF);
+    fake_.clear();
+    r = run({"replica", "share", "r1", "none"});
+    EXPECT_EQ(r.exit, 0);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(last<mayastor::ShareReplicaRequest>("ShareReplica").share(), mayastor::REPLICA_NONE);
+    fake_.clear();
+    r = run({"replica", "share", "r1", "smb"});
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err,
+              "Error: GrpcStatus { source: Status { code: Internal, message: \"Invalid value of share "
+              "protocol\" } }\n");
+    EXPECT_TRUE(methods().empty());
+
+    EXPECT_EQ(run({"nexus", "publish", "-p", "nvmf", "n1"}).exit, 0);
+    EXPECT_EQ(last<mayastor::PublishNexusRequest>("PublishNexus").share(), mayastor::NEXUS_NVMF);
+
+    // ana_state prints words whatever -o says; nothing with -q.
+    EXPECT_EQ(run({"nexus", "ana_state", "n1"}).out, "non_optimized\n");
+    EXPECT_EQ(run({"nexus", "ana_state", "n1", "-o", "json"}).out, "non_optimized\n");
+    EXPECT_EQ(run({"-q", "nexus", "ana_state", "n1"}).out, "");
+    r = run({"nexus", "ana_state", "n1", "inaccessible", "-v"});
+    EXPECT_EQ(r.exit, 0);
+    EXPECT_EQ(r.out, connecting + "n1\n");
+    auto set = last<mayastor::SetNvmeAnaStateRequest>("SetNvmeAnaState");
+    EXPECT_EQ(set.uuid(), "n1");
+    EXPECT_EQ(set.ana_state(), mayastor::NVME_ANA_INACCESSIBLE_STATE);
+    fake_.clear();
+    EXPECT_EQ(run({"-q", "nexus", "ana_state", "n1", "optimized"}).out, "");
+    EXPECT_EQ(last<mayastor::SetNvmeAnaStateRequest>("SetNvmeAnaState").ana_state(),
+              mayastor::NVME_ANA_OPTIMIZED_STATE);
+
+    EXPECT_EQ(run({"controller", "list"}).out, "No NVMe controllers found\n");
+    EXPECT_EQ(run({"-q", "controller", "list"}).out, "");
+    mayastor::NvmeController c;
+    c.set_name("127.0.0.1:8420/nqn.2019-05.io.openebs:r1n1");
+    c.set_state(mayastor::RUNNING);
+    c.set_size(8 * MiB);
+    c.set_blk_size(512);
+    fake_.add_controller(c);
+    EXPECT_EQ(run({"controller", "list"}).out,
+              "NAMEs                                      SIZE    STATE   BLKSIZE\n"
+              "127.0.0.1:8420/nqn.2019-05.io.openebs:r1n1 8388608 running 512    \n");
+    EXPECT_EQ(run({"-q", "controller", "list"}).out,
+              "127.0.0.1:8420/nqn.2019-05.io.openebs:r1n1 8388608 running 512\n");
 }
 
 TEST_F(ClientTest, GlobalOptionsAfterTheSubcommand) {
