@@ -6,6 +6,7 @@
 // nvmf/baseline is printed.
 //
 //   nvmf_perf [-t SECONDS] [-s SIZE_MB] [-n RUNS] [--target-cpu N] [--host-cpu N] [--digests]
+//             [--busy-poll-us US] [--stats] [-w WORKLOAD]
 //
 // One process, two runtimes: the target's (one reactor pinned to --target-cpu, default 0) and
 // the host's (one reactor pinned to --host-cpu, default 1), which also runs the baseline. One
@@ -67,6 +68,23 @@ double reactor_cpu_seconds(Reactor& r) {
     return run_on(r, []() -> Task<double> { co_return thread_cpu_seconds(); });
 }
 
+// Loop counters of reactor `r`, read on its thread.
+ReactorStats reactor_stats(Reactor& r) {
+    return run_on(r, []() -> Task<ReactorStats> { co_return Reactor::current()->stats(); });
+}
+
+// Per-I/O reactor counters of one run (--stats).
+struct LoopRates {
+    double loops = 0;
+    double sleeps = 0;
+    double completions = 0;
+};
+
+LoopRates per_io(const ReactorStats& a, const ReactorStats& b, uint64_t ops) {
+    auto d = [ops](uint64_t x, uint64_t y) { return double(y - x) / double(ops); };
+    return {d(a.loops, b.loops), d(a.sleeps, b.sleeps), d(a.completions, b.completions)};
+}
+
 // State shared by the workers of one run.
 struct RunState {
     const Workload* w = nullptr;
@@ -108,10 +126,14 @@ struct Rate {
     double mbps = 0;
     double io_cpu_ns = 1e18;      // CPU of the reactor issuing the I/O, per I/O
     double target_cpu_ns = 1e18;  // CPU of the target's reactor per I/O (nvmf only)
+    LoopRates host_loops;         // of the run kept for its IOPS
+    LoopRates target_loops;
     void keep_best(const Rate& r) {
         if (r.iops > iops) {
             iops = r.iops;
             mbps = r.mbps;
+            host_loops = r.host_loops;
+            target_loops = r.target_loops;
         }
         io_cpu_ns = std::min(io_cpu_ns, r.io_cpu_ns);
         target_cpu_ns = std::min(target_cpu_ns, r.target_cpu_ns);
@@ -130,6 +152,8 @@ Rate measure(Reactor& io, Reactor* target, Descriptor& d, const Workload& w, uin
     st.w = &w;
     st.blocks = size / w.io_size;
     const double target0 = target != nullptr ? reactor_cpu_seconds(*target) : 0;
+    const ReactorStats io_stats0 = reactor_stats(io);
+    const ReactorStats target_stats0 = target != nullptr ? reactor_stats(*target) : ReactorStats{};
     double io_cpu = 0;
     const auto start = Clock::now();
     run_on(io, [&]() -> Task<void> {
@@ -151,6 +175,8 @@ Rate measure(Reactor& io, Reactor* target, Descriptor& d, const Workload& w, uin
     });
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const double target_cpu = target != nullptr ? reactor_cpu_seconds(*target) - target0 : 0;
+    const ReactorStats io_stats1 = reactor_stats(io);
+    const ReactorStats target_stats1 = target != nullptr ? reactor_stats(*target) : ReactorStats{};
     if (!st.failure.empty()) {
         throw Failure(d.device().name() + ": " + st.failure);
     }
@@ -162,6 +188,8 @@ Rate measure(Reactor& io, Reactor* target, Descriptor& d, const Workload& w, uin
     r.mbps = r.iops * w.io_size / 1e6;
     r.io_cpu_ns = io_cpu * 1e9 / double(st.ops);
     r.target_cpu_ns = target != nullptr ? target_cpu * 1e9 / double(st.ops) : 0;
+    r.host_loops = per_io(io_stats0, io_stats1, st.ops);
+    r.target_loops = per_io(target_stats0, target_stats1, st.ops);
     return r;
 }
 
@@ -188,6 +216,9 @@ struct Options {
     int target_cpu = 0;
     int host_cpu = 1;
     bool digests = false;
+    unsigned busy_poll_us = 0;
+    bool stats = false;
+    std::string workload;  // empty: all
 };
 
 Result<std::shared_ptr<BlockDevice>> make_device(Reactor& r, const std::string& uri) {
@@ -241,6 +272,9 @@ void run_all(Runtime& target_rt, Runtime& host_rt, const Options& o) {
 
         uint64_t seed = 1;
         for (const Workload& w : kWorkloads) {
+            if (!o.workload.empty() && o.workload != w.name) {
+                continue;
+            }
             Rate base_best;
             Rate nvmf_best;
             for (int run = 0; run < o.runs; ++run) {
@@ -248,6 +282,15 @@ void run_all(Runtime& target_rt, Runtime& host_rt, const Options& o) {
                 nvmf_best.keep_best(measure(hr, &tr, *nvmf_desc, w, size, o.seconds, ++seed));
             }
             print_row(w, base_best, nvmf_best);
+            if (o.stats) {
+                const LoopRates& h = nvmf_best.host_loops;
+                const LoopRates& t = nvmf_best.target_loops;
+                std::printf(
+                    "  per I/O: host loops %.2f sleeps %.2f cqes %.2f; target loops %.2f sleeps %.2f cqes "
+                    "%.2f\n",
+                    h.loops, h.sleeps, h.completions, t.loops, t.sleeps, t.completions);
+                std::fflush(stdout);
+            }
         }
     }
     remote.reset();
@@ -276,6 +319,14 @@ int run(int argc, char** argv) {
     app.add_option("--host-cpu", o.host_cpu, "CPU of the host's reactor (and the baseline's)")
         ->capture_default_str();
     app.add_flag("--digests", o.digests, "header and data digests (CRC32C) on the NVMe/TCP connections");
+    app.add_option(
+           "--busy-poll-us", o.busy_poll_us,
+           "both reactors poll their ring this long after activity before sleeping (0: sleep at once)")
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 1'000'000u));
+    app.add_flag("--stats", o.stats, "print the reactors' loop turns, sleeps and completions per I/O");
+    app.add_option("-w,--workload", o.workload,
+                   "run only this workload (4k-randread, 4k-randwrite, 128k-seqwrite)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -286,11 +337,12 @@ int run(int argc, char** argv) {
     std::printf(
         "nvmf: our host (reactor on CPU %d) -> 127.0.0.1 TCP -> our target (reactor on CPU %d) -> malloc;\n"
         "baseline: the same workloads on a malloc device from the host's reactor. %llu MiB devices, best of "
-        "%d run(s)\nof %.2f s, alternating, digests %s. ratio: nvmf/baseline IOPS; ns/IO: CPU time per I/O "
+        "%d run(s)\nof %.2f s, alternating, digests %s, busy poll %u us. ratio: nvmf/baseline IOPS; ns/IO: "
+        "CPU time per I/O "
         "of the "
         "baseline's reactor,\nthe host's reactor and the target's reactor\n",
         o.host_cpu, o.target_cpu, static_cast<unsigned long long>(o.size_mb), o.runs, o.seconds,
-        o.digests ? "on" : "off");
+        o.digests ? "on" : "off", o.busy_poll_us);
     std::printf("%-14s %11s %11s %6s %9s %9s %9s %9s %9s\n", "workload", "base IOPS", "nvmf IOPS", "ratio",
                 "base MB/s", "nvmf MB/s", "base ns", "host ns", "target ns");
     std::fflush(stdout);
@@ -299,6 +351,8 @@ int run(int argc, char** argv) {
     target_opts.cpus = {o.target_cpu};
     RuntimeOptions host_opts;
     host_opts.cpus = {o.host_cpu};
+    target_opts.reactor.busy_poll = std::chrono::microseconds(o.busy_poll_us);
+    host_opts.reactor.busy_poll = std::chrono::microseconds(o.busy_poll_us);
     Runtime target_rt(target_opts);
     Runtime host_rt(host_opts);
     return run_reporting("nvmf_perf", [&] { run_all(target_rt, host_rt, o); });

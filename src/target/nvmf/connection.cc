@@ -99,7 +99,11 @@ Task<bool> Connection::fill(std::size_t n) {
             _rx_tail -= _rx_head;
             _rx_head = 0;
         }
+        // About to wait for the peer: what the PDUs parsed so far produced goes out first.
+        _rx_busy = false;
+        flush();
         auto got = co_await _sock.recv_some(std::span<uint8_t>(_rx.data() + _rx_tail, _rx.size() - _rx_tail));
+        _rx_busy = true;
         if (!got || *got == 0) {
             co_return false;
         }
@@ -120,7 +124,10 @@ Task<bool> Connection::read_into(uint8_t* dst, std::size_t n) {
         co_return true;
     }
     if (n >= kDirectReceive) {
+        _rx_busy = false;
+        flush();
         auto st = co_await _sock.recv_exact(std::span<uint8_t>(dst, n));
+        _rx_busy = true;
         co_return st.has_value();
     }
     if (!co_await fill(n)) {
@@ -145,50 +152,62 @@ Task<bool> Connection::skip(std::size_t n) {
 
 // ---- sending -------------------------------------------------------------------------------
 
-namespace {
-struct BatchWait {
-    std::vector<std::coroutine_handle<>>& waiters;
-    bool await_ready() noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) { waiters.push_back(h); }
-    void await_resume() noexcept {}
-};
-}  // namespace
-
-// Sends are serialised and coalesced: while one sendmsg is in flight, other commands append
-// their iovecs to the next batch and wait; the sender then sends the whole batch at once.
-Task<void> Connection::send(std::span<iovec> iov) {
+// Sends are serialised and coalesced: one send_loop at a time sends whatever has been queued
+// (_batch) in one sendmsg, and resumes the commands whose PDUs went out once it completes.
+// Commands run from the receive loop only queue: the loop flushes before it waits for more
+// data, so the responses to all the PDUs of one receive leave together. Other sends (after a
+// device completion, an H2CData transfer, an event) start the loop on the next loop turn, so
+// that everything completing in this turn joins them.
+// (Not a coroutine: one frame less per command.)
+Connection::SendWait Connection::send(std::span<iovec> iov) {
     if (_send_failed) {
-        co_return;
+        return SendWait{nullptr};
     }
     _batch.insert(_batch.end(), iov.begin(), iov.end());
-    if (_sending) {
-        BatchWait wait{_batch_waiters};
-        co_await wait;
-        co_return;
+    if (!_rx_busy && !_sending) {
+        _sending = true;
+        Reactor::current()->spawn(send_loop(shared_from_this()));
     }
-    _sending = true;
-    while (!_batch.empty() && !_send_failed) {
-        _out.swap(_batch);
-        _batch.clear();
-        _out_waiters.swap(_batch_waiters);
-        _batch_waiters.clear();
-        auto st = co_await _sock.sendv_all(std::span<iovec>(_out));
+    return SendWait{&_batch_waiters};
+}
+
+namespace {
+Started start_now(Task<void> t) {
+    co_await std::move(t);
+}
+}  // namespace
+
+void Connection::flush() {
+    if (!_sending && (!_batch.empty() || !_batch_waiters.empty())) {
+        _sending = true;
+        start_now(send_loop(shared_from_this()));
+    }
+}
+
+Task<void> Connection::send_loop(std::shared_ptr<Connection> self) {
+    Connection& c = *self;
+    while (!c._batch.empty() && !c._send_failed) {
+        c._out.swap(c._batch);
+        c._batch.clear();
+        c._out_waiters.swap(c._batch_waiters);
+        c._batch_waiters.clear();
+        auto st = co_await c._sock.sendv_all(std::span<iovec>(c._out));
         if (!st) {
-            _send_failed = true;
-            shutdown();
+            c._send_failed = true;
+            c.shutdown();
         }
-        for (auto h : _out_waiters) {
+        for (auto h : c._out_waiters) {
             Reactor::current()->schedule(h);
         }
-        _out_waiters.clear();
-        _out.clear();
+        c._out_waiters.clear();
+        c._out.clear();
     }
-    for (auto h : _batch_waiters) {
+    for (auto h : c._batch_waiters) {
         Reactor::current()->schedule(h);
     }
-    _batch_waiters.clear();
-    _batch.clear();
-    _sending = false;
+    c._batch_waiters.clear();
+    c._batch.clear();
+    c._sending = false;
 }
 
 Task<void> Connection::terminate(const PduError& e, std::span<const uint8_t> header) {
@@ -198,6 +217,7 @@ Task<void> Connection::terminate(const PduError& e, std::span<const uint8_t> hea
     uint8_t out[kTermReqHlen + kTermReqMaxData];
     std::size_t n = encode_term_req(std::span<uint8_t>(out), PduType::C2HTermReq, e.fes, e.fei, header);
     iovec iov{out, n};
+    _rx_busy = false;  // the receive loop waits for this send: nobody else would flush it
     co_await send(std::span<iovec>(&iov, 1));
 }
 
@@ -253,7 +273,9 @@ Task<void> Connection::respond(Command* c, const Response& r) {
 
 Command* Connection::alloc_command() {
     if (_free.empty()) {
-        uint32_t limit = _qid == 0xFFFF ? 1 : _sqsize + (is_admin() ? kAerLimit : 0);
+        // A slot is free again only once its response has been sent, and the host may send
+        // the next command as soon as it sees the response: twice the queue size leaves slack.
+        uint32_t limit = _qid == 0xFFFF ? 1 : 2 * _sqsize + (is_admin() ? kAerLimit : 0);
         if (_cmds.size() >= limit) {
             return nullptr;
         }
@@ -329,6 +351,7 @@ Task<bool> Connection::handshake() {
     uint8_t out[kMaxHeaderSize];
     std::size_t n = encode_icresp(std::span<uint8_t>(out), resp);
     iovec iov{out, n};
+    _rx_busy = false;  // the receive loop waits for this send: nobody else would flush it
     co_await send(std::span<iovec>(&iov, 1));
     _params.established = true;
     _params.hdgst = req->hdgst;
@@ -397,6 +420,8 @@ Task<void> Connection::run() {
         }
     }
     // Tear down: stop receiving, fail commands waiting for data, let the others finish.
+    _rx_busy = false;
+    flush();
     _closing.store(true);
     if (_sock.valid()) {
         ::shutdown(_sock.fd(), SHUT_RDWR);
@@ -485,7 +510,7 @@ Task<bool> Connection::on_capsule(const Pdu& pdu) {
     }
     _sqhd = (_sqhd + 1) % std::max<uint32_t>(_sqsize, 1);
     ++_inflight;
-    Reactor::current()->spawn(execute(c));
+    execute(c);  // runs now, until it first waits (see send())
     co_return true;
 }
 
@@ -540,7 +565,7 @@ Task<bool> Connection::receive_h2c(Command* c, uint32_t len) {
     co_return !c->h2c_failed && c->h2c_received >= c->h2c_total;
 }
 
-Task<void> Connection::execute(Command* c) {
+Started Connection::execute(Command* c) {
     Response r;
     if (c->digest_error) {
         r = status_only(Sct::Generic, kTransientTransportError, false);

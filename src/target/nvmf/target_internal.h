@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "bdev/descriptor.h"
 #include "core/async.h"
 #include "core/dma_buf.h"
+#include "core/frame_pool.h"
 #include "core/net.h"
 #include "core/reactor.h"
 #include "nvme/pdu.h"
@@ -189,6 +191,21 @@ inline Response generic(uint8_t sc) {
     return status_only(nvme::Sct::Generic, sc, sc != nvme::sc::kSuccess);
 }
 
+// A coroutine that runs at once in its caller (no wait for a later loop turn) and frees itself
+// when it ends; whoever starts it counts it. Commands run this way from the receive loop, so
+// that the responses to every PDU of one receive leave in one send.
+struct Started {
+    struct promise_type {
+        Started get_return_object() noexcept { return {}; }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_never final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        [[noreturn]] void unhandled_exception() noexcept { std::terminate(); }
+        static void* operator new(std::size_t n) { return ms::detail::frame_alloc(n); }
+        static void operator delete(void* p, std::size_t n) noexcept { ms::detail::frame_free(p, n); }
+    };
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
    public:
     Connection(TargetCore& core, Socket sock);
@@ -217,9 +234,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Task<bool> on_h2c_data(const nvme::tcp::Pdu& pdu, std::span<const uint8_t> header);
     Command* alloc_command();
     void release_command(Command* c);
-    Task<void> execute(Command* c);
+    Started execute(Command* c);
     Task<void> event_response(uint16_t cid, uint32_t dw0);
-    Task<void> send(std::span<iovec> iov);
+    // Queues `iov` for sending; awaiting the result waits until it has been sent (or the
+    // connection failed). The memory `iov` points to must stay valid until then.
+    struct SendWait {
+        std::vector<std::coroutine_handle<>>* waiters;  // null: nothing to wait for
+        bool await_ready() const noexcept { return waiters == nullptr; }
+        void await_suspend(std::coroutine_handle<> h) { waiters->push_back(h); }
+        void await_resume() const noexcept {}
+    };
+    SendWait send(std::span<iovec> iov);
+    void flush();
+    static Task<void> send_loop(std::shared_ptr<Connection> self);
     Task<void> respond(Command* c, const Response& r);
     Task<bool> receive_h2c(Command* c, uint32_t len);
     bool ensure_buf(Command* c, std::size_t len);
@@ -271,7 +298,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::vector<std::unique_ptr<Command>> _cmds;
     std::vector<Command*> _free;
 
-    // Sending (see send()).
+    // Sending (see send()). While the receive loop is busy parsing what one receive brought
+    // (_rx_busy), sends only queue: the loop flushes them before it waits for more data.
+    bool _rx_busy = false;
     bool _sending = false;
     std::vector<iovec> _batch;
     std::vector<std::coroutine_handle<>> _batch_waiters;

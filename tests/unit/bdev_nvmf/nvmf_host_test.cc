@@ -332,8 +332,9 @@ TEST_F(NvmfHost, RefusedHost) {
 // I/O streams on two reactors; the target goes away: the streams end with EIO within the
 // timeout, new I/O fails with EIO after the bounded reconnect, the controller is Faulted, and
 // the device can still be destroyed.
-// Writes that fit in the capsule (no R2T) or reads, in a loop until one fails.
-constexpr std::size_t kStreamSize = 4096;
+// 64 KiB writes (R2T + H2CData: a command waits for data when the target goes) or reads, in a
+// loop until one fails.
+constexpr std::size_t kStreamSize = 64 * 1024;
 
 Task<void> stream(Descriptor* d, uint64_t offset, bool writes, std::atomic<int>* ok_count,
                   std::atomic<int>* error_code) {

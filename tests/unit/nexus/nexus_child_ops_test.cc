@@ -88,7 +88,12 @@ TEST_F(NexusChildOpsTest, FaultedChildComesBackWithAPartialRebuild) {
     const auto before = DeviceRegistry::instance().lookup("q2")->stats().bytes_written;
     ASSERT_TRUE(is_ok(online_child(_rt, u, e)));
     ASSERT_TRUE(eventually([&] { return child_open(u, e); }));
-    EXPECT_EQ(DeviceRegistry::instance().lookup("q2")->stats().bytes_written - before, 2u * 64 * 1024);
+    // Region 0 is copied. Region 16 was written from the other core: if that core's channel had
+    // not yet heard of the fault, the write went to qe2 itself and the region needs no copy;
+    // otherwise it is in the log and copied. Either way nothing else is copied, and the
+    // children end up equal.
+    const auto copied = DeviceRegistry::instance().lookup("q2")->stats().bytes_written - before;
+    EXPECT_TRUE(copied == 64u * 1024 || copied == 2u * 64 * 1024) << copied;
     expect_same("q1", "q2", 4 * MiB);
 }
 

@@ -163,6 +163,84 @@ TEST_F(TargetTest, ManyCommandsInFlight) {
     EXPECT_EQ(run([port, this]() { return pipelined(port, nqn); }), "");
 }
 
+// Reads sent in one TCP send (the target parses them from one receive and answers them
+// together): every command gets its own data and exactly one completion.
+Task<std::string> pipelined_reads(uint16_t port, std::string nqn) {
+    auto q = co_await open_queues(port, nqn);
+    if (!q) {
+        co_return q.error().to_string();
+    }
+    RawHost& io = *q->io;
+    constexpr int kN = 24;
+    for (int i = 0; i < kN; ++i) {
+        auto w = co_await io.write(1, static_cast<uint64_t>(i) * 8,
+                                   pattern(4096, static_cast<uint8_t>(i + 1)), true);
+        if (!w || !w->status().ok()) {
+            co_return fmt::format("write {} failed", i);
+        }
+    }
+    std::vector<uint8_t> all;
+    for (int i = 0; i < kN; ++i) {
+        Sqe s = make_sqe(static_cast<uint8_t>(NvmOpc::Read), 1);
+        s.cid = static_cast<uint16_t>(200 + i);
+        s.cdw10 = static_cast<uint32_t>(i * 8);
+        s.cdw12 = 7;
+        s.dptr.type = kSglTransportDataBlock;
+        s.dptr.length = 4096;
+        std::vector<uint8_t> pdu(tcp::kMaxHeaderSize);
+        pdu.resize(tcp::encode_capsule_cmd(std::span<uint8_t>(pdu), io.params(), s, 0));
+        all.insert(all.end(), pdu.begin(), pdu.end());
+    }
+    auto st = co_await io.send_raw(all);
+    if (!st) {
+        co_return st.error().to_string();
+    }
+    std::vector<std::vector<uint8_t>> data(kN);
+    std::vector<int> completions(kN, 0);
+    int done = 0;
+    while (done < kN) {
+        auto p = co_await io.recv_pdu();
+        if (!p) {
+            co_return p.error().to_string();
+        }
+        int cid = -1;
+        bool completes = false;
+        if (const auto* d = std::get_if<tcp::DataHeader>(&p->pdu.body)) {
+            cid = d->cccid - 200;
+            if (cid >= 0 && cid < kN) {
+                data[cid].insert(data[cid].end(), p->data.begin(), p->data.end());
+            }
+            completes = d->success;
+        } else if (const auto* r = std::get_if<tcp::CapsuleResp>(&p->pdu.body)) {
+            cid = r->cqe.cid - 200;
+            if (r->cqe.status != 0) {
+                co_return fmt::format("read {} failed", cid);
+            }
+            completes = true;
+        }
+        if (cid < 0 || cid >= kN) {
+            co_return "PDU for an unknown command";
+        }
+        if (completes) {
+            ++completions[cid];
+            ++done;
+        }
+    }
+    for (int i = 0; i < kN; ++i) {
+        if (completions[i] != 1 || data[i] != pattern(4096, static_cast<uint8_t>(i + 1))) {
+            co_return fmt::format(
+                "read {}: {} completions, data {}", i, completions[i],
+                data[i] == pattern(4096, static_cast<uint8_t>(i + 1)) ? "equal" : "differs");
+        }
+    }
+    co_return "";
+}
+
+TEST_F(TargetTest, PipelinedReadsGetTheirOwnData) {
+    uint16_t port = target->replica_port();
+    EXPECT_EQ(run([port, this]() { return pipelined_reads(port, nqn); }), "");
+}
+
 // Two I/O queues of one controller (on two connections, likely two reactors).
 Task<std::string> two_queues(uint16_t port, std::string nqn) {
     auto q = co_await open_queues(port, nqn);
