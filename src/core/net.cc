@@ -44,14 +44,29 @@ void set_nodelay(int fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-Task<Result<Socket>> connect_addr(const sockaddr* addr, socklen_t len, int family) {
+// Connects a new socket to `addr`; a timeout > 0 bounds the attempt (a timeout linked to the
+// connect on the ring), so that an unreachable host fails in time, not after the SYN retries.
+Task<Result<Socket>> connect_addr(const sockaddr* addr, socklen_t len, int family,
+                                  std::chrono::milliseconds timeout) {
     int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         co_return errno_error(errno, "socket");
     }
     Socket s(fd);
-    int res =
-        co_await cancellable_uring_op([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, addr, len); });
+    __kernel_timespec ts{};
+    ts.tv_sec = timeout.count() / 1000;
+    ts.tv_nsec = (timeout.count() % 1000) * 1000000;
+    const bool bounded = timeout.count() > 0;
+    int res = co_await cancellable_uring_op([&](io_uring_sqe* sqe) {
+        io_uring_prep_connect(sqe, fd, addr, len);
+        if (bounded) {
+            sqe->flags |= IOSQE_IO_LINK;
+            io_uring_prep_link_timeout(Reactor::current()->prepare_untracked(), &ts, 0);
+        }
+    });
+    if (bounded && res == -ECANCELED && !Reactor::current()->stopping()) {
+        co_return errorf(ETIMEDOUT, "connect timed out after {} ms", timeout.count());
+    }
     if (res < 0) {
         co_return errno_error(res, "connect");
     }
@@ -63,7 +78,7 @@ Task<Result<Socket>> connect_addr(const sockaddr* addr, socklen_t len, int famil
 
 }  // namespace
 
-Task<Result<Socket>> Socket::connect_tcp(std::string host, uint16_t port) {
+Task<Result<Socket>> Socket::connect_tcp(std::string host, uint16_t port, std::chrono::milliseconds timeout) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
@@ -78,7 +93,7 @@ Task<Result<Socket>> Socket::connect_tcp(std::string host, uint16_t port) {
     socklen_t len = res->ai_addrlen;
     int family = res->ai_family;
     ::freeaddrinfo(res);
-    co_return co_await connect_addr(reinterpret_cast<sockaddr*>(&ss), len, family);
+    co_return co_await connect_addr(reinterpret_cast<sockaddr*>(&ss), len, family, timeout);
 }
 
 Task<Result<Socket>> Socket::connect_unix(std::string path) {
@@ -88,7 +103,8 @@ Task<Result<Socket>> Socket::connect_unix(std::string path) {
         co_return errorf(ENAMETOOLONG, "socket path '{}' is too long", path);
     }
     std::memcpy(sun.sun_path, path.data(), path.size());
-    co_return co_await connect_addr(reinterpret_cast<sockaddr*>(&sun), sizeof sun, AF_UNIX);
+    co_return co_await connect_addr(reinterpret_cast<sockaddr*>(&sun), sizeof sun, AF_UNIX,
+                                    std::chrono::milliseconds{0});
 }
 
 Task<Result<std::size_t>> Socket::recv_some(std::span<uint8_t> buf) {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -29,8 +30,10 @@ class Socket {
     bool valid() const { return _fd >= 0; }
     void close();
 
-    // Connects to host:port (numeric IPv4/IPv6 or a name resolved with getaddrinfo).
-    static Task<Result<Socket>> connect_tcp(std::string host, uint16_t port);
+    // Connects to host:port (numeric IPv4/IPv6 or a name resolved with getaddrinfo). A timeout
+    // > 0 bounds the attempt (ETIMEDOUT); 0 leaves it to the kernel.
+    static Task<Result<Socket>> connect_tcp(std::string host, uint16_t port,
+                                            std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
     static Task<Result<Socket>> connect_unix(std::string path);
 
     // Up to buf.size() bytes; 0 means the peer closed. Cancelled on shutdown (ECANCELED).

@@ -64,48 +64,6 @@ uint64_t iov_total(std::span<const iovec> iov) {
     return n;
 }
 
-// TCP connect bounded by `timeout` (a linked timeout on the ring's connect): an unreachable
-// target fails in time instead of after the kernel's SYN retries.
-Task<Result<Socket>> connect_with_timeout(std::string host, uint16_t port,
-                                          std::chrono::milliseconds timeout) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* res = nullptr;
-    std::string service = std::to_string(port);
-    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
-    if (rc != 0) {
-        co_return errorf(EHOSTUNREACH, "cannot resolve '{}': {}", host, gai_strerror(rc));
-    }
-    sockaddr_storage ss{};
-    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
-    socklen_t len = res->ai_addrlen;
-    int family = res->ai_family;
-    ::freeaddrinfo(res);
-    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        co_return errno_error(errno, "socket");
-    }
-    Socket sock(fd);
-    __kernel_timespec ts{};
-    ts.tv_sec = timeout.count() / 1000;
-    ts.tv_nsec = (timeout.count() % 1000) * 1000000;
-    const auto* addr = reinterpret_cast<const sockaddr*>(&ss);
-    int r = co_await cancellable_uring_op([&](io_uring_sqe* sqe) {
-        io_uring_prep_connect(sqe, fd, addr, len);
-        sqe->flags |= IOSQE_IO_LINK;
-        io_uring_prep_link_timeout(Reactor::current()->prepare_untracked(), &ts, 0);
-    });
-    if (r == -ECANCELED && !Reactor::current()->stopping()) {
-        co_return errorf(ETIMEDOUT, "connect timed out after {} ms", timeout.count());
-    }
-    if (r < 0) {
-        co_return errno_error(r, "connect");
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    co_return sock;
-}
 }  // namespace
 
 // ---- Reader ----------------------------------------------------------------------------------
@@ -151,7 +109,7 @@ Queue::~Queue() = default;
 
 Task<Result<std::shared_ptr<Queue>>> Queue::connect(QueueOptions options) {
     std::string where = fmt::format("{}:{}", options.host, options.port);
-    auto sock = co_await connect_with_timeout(options.host, options.port, options.timeout);
+    auto sock = co_await Socket::connect_tcp(options.host, options.port, options.timeout);
     if (!sock) {
         co_return errorf(sock.error().code, "cannot connect to NVMe/TCP target {}: {}", where,
                          sock.error().message);
@@ -194,24 +152,9 @@ Task<Status> Queue::handshake() {
     if (!st) {
         co_return st;
     }
-    st = co_await _reader.read(std::span<uint8_t>(hdr, tcp::kCommonHeaderSize));
-    if (!st) {
-        co_return st;
-    }
-    auto layout = tcp::check_common_header(std::span<const uint8_t>(hdr, tcp::kCommonHeaderSize),
-                                           tcp::Receiver::Host, _params);
-    if (!layout) {
-        co_return errorf(EPROTO, "bad ICResp: {}", layout.error().message);
-    }
-    st = co_await _reader.read(
-        std::span<uint8_t>(hdr + tcp::kCommonHeaderSize, layout->header_size - tcp::kCommonHeaderSize));
-    if (!st) {
-        co_return st;
-    }
-    auto pdu = tcp::decode_header(std::span<const uint8_t>(hdr, layout->header_size), *layout,
-                                  tcp::Receiver::Host, _params);
+    auto pdu = co_await read_pdu_header(hdr, "bad ICResp");
     if (!pdu) {
-        co_return errorf(EPROTO, "bad ICResp: {}", pdu.error().message);
+        co_return std::unexpected(pdu.error());
     }
     if (const auto* term = std::get_if<tcp::TermReq>(&pdu->body)) {
         co_return errorf(EPROTO, "the target terminated the connection (FES {:#x})",
@@ -219,7 +162,7 @@ Task<Status> Queue::handshake() {
     }
     const auto* resp = std::get_if<tcp::ICResp>(&pdu->body);
     if (resp == nullptr) {
-        co_return errorf(EPROTO, "expected ICResp, got {}", tcp::to_string(layout->ch.type));
+        co_return errorf(EPROTO, "expected ICResp, got {}", tcp::to_string(pdu->layout.ch.type));
     }
     if (resp->hdgst != _options.hdgst || resp->ddgst != _options.ddgst) {
         co_return errorf(EPROTO, "the target did not accept the digests asked (header {}, data {})",
@@ -472,26 +415,36 @@ Task<void> Queue::watchdog(std::shared_ptr<Queue> self) {
     }
 }
 
-Task<Status> Queue::receive_one() {
-    uint8_t hdr[tcp::kMaxHeaderSize];
+// Reads one PDU header (common header, the rest, its digest) into `hdr` (kMaxHeaderSize bytes)
+// and decodes it; a malformed one is EPROTO with `what` in front of the codec's message.
+Task<Result<tcp::Pdu>> Queue::read_pdu_header(uint8_t* hdr, const char* what) {
     Status st = co_await _reader.read(std::span<uint8_t>(hdr, tcp::kCommonHeaderSize));
     if (!st) {
-        co_return st;
+        co_return std::unexpected(st.error());
     }
     auto layout = tcp::check_common_header(std::span<const uint8_t>(hdr, tcp::kCommonHeaderSize),
                                            tcp::Receiver::Host, _params);
     if (!layout) {
-        co_return errorf(EPROTO, "malformed PDU from the target: {}", layout.error().message);
+        co_return errorf(EPROTO, "{}: {}", what, layout.error().message);
     }
     st = co_await _reader.read(
         std::span<uint8_t>(hdr + tcp::kCommonHeaderSize, layout->header_size - tcp::kCommonHeaderSize));
     if (!st) {
-        co_return st;
+        co_return std::unexpected(st.error());
     }
     auto pdu = tcp::decode_header(std::span<const uint8_t>(hdr, layout->header_size), *layout,
                                   tcp::Receiver::Host, _params);
     if (!pdu) {
-        co_return errorf(EPROTO, "malformed PDU from the target: {}", pdu.error().message);
+        co_return errorf(EPROTO, "{}: {}", what, pdu.error().message);
+    }
+    co_return std::move(*pdu);
+}
+
+Task<Status> Queue::receive_one() {
+    uint8_t hdr[tcp::kMaxHeaderSize];
+    auto pdu = co_await read_pdu_header(hdr, "malformed PDU from the target");
+    if (!pdu) {
+        co_return std::unexpected(pdu.error());
     }
     if (const auto* resp = std::get_if<tcp::CapsuleResp>(&pdu->body)) {
         uint16_t cid = resp->cqe.cid;
@@ -524,7 +477,7 @@ Task<Status> Queue::receive_one() {
         co_return errorf(EPROTO, "the target terminated the connection (FES {:#x})",
                          static_cast<unsigned>(term->fes));
     }
-    co_return errorf(EPROTO, "unexpected {} PDU from the target", tcp::to_string(layout->ch.type));
+    co_return errorf(EPROTO, "unexpected {} PDU from the target", tcp::to_string(pdu->layout.ch.type));
 }
 
 Task<Status> Queue::receive_c2h(const tcp::Pdu& pdu) {

@@ -120,6 +120,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
     Queue(Socket sock, QueueOptions options);
     Task<Status> handshake();
     Task<Status> fabrics_connect();
+    Task<Result<nvme::tcp::Pdu>> read_pdu_header(uint8_t* hdr, const char* what);
     Task<Status> receive_one();
     Task<Status> receive_c2h(const nvme::tcp::Pdu& pdu);
     Task<Status> send_pdu(std::span<const uint8_t> header, std::span<const iovec> data);
