@@ -73,7 +73,7 @@ void check_state(const ms::lvs::LoadedPool& p) {
 
 void set_crc(std::span<uint8_t> page, std::size_t at) {
     ms::lvs::put_u32(page, at, 0);
-    ms::lvs::put_u32(page, at, ms::lvs::crc32c(page));
+    ms::lvs::put_u32(page, at, ms::crc32c(page));
 }
 
 void fix_checksums(std::vector<uint8_t>& area) {
