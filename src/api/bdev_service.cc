@@ -16,7 +16,7 @@ grpc::Status BdevService::List(grpc::ServerContext*, const mayastor::Null*, maya
     for (auto& b : list) {
         // Shared over NVMe-oF: the subsystem's URI instead of bdev:///<name>.
         if (_ctx.target() != nullptr && _ctx.target()->has_subsystem(nvmf::nqn_for(b.name))) {
-            b.share_uri = nvmf_uri(_ctx.options().pod_ip, _ctx.nvmf_port(), nvmf::nqn_for(b.name));
+            b.share_uri = _ctx.target()->uri_for(nvmf::nqn_for(b.name));
         }
         to_proto(b, rep->add_bdevs());
     }
@@ -80,7 +80,7 @@ grpc::Status BdevService::Share(grpc::ServerContext*, const mayastor::BdevShareR
             return grpc_error(nqn.error().code == ENODEV ? StatusCode::NOT_FOUND : StatusCode::INTERNAL,
                               nqn.error());
         }
-        rep->set_uri(nvmf_uri(_ctx.options().pod_ip, _ctx.nvmf_port(), *nqn));
+        rep->set_uri(_ctx.target()->uri_for(*nqn));
         log::info("BdevRpc.Share: device '{}' shared at {}", name, rep->uri());
         return grpc::Status::OK;
     }

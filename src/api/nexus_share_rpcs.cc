@@ -112,7 +112,7 @@ grpc::Status MayastorService::PublishNexus(grpc::ServerContext*, const mayastor:
         return grpc_error(StatusCode::INTERNAL, fmt::format("publishing nexus '{}' over NVMe-oF failed: {}",
                                                             info->name, nqn.error().message));
     }
-    std::string uri = nvmf_uri(_ctx.options().pod_ip, _ctx.nvmf_port(), *nqn);
+    std::string uri = _ctx.target()->uri_for(*nqn);
     Status recorded = _ctx.call_on_reactor([u, uri] { return nexuses().set_device_uri(u, uri); });
     if (!recorded) {
         (void)_ctx.target()->remove_subsystem(*nqn);

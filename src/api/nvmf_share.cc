@@ -67,10 +67,6 @@ Task<Status> snapshot_child(std::string child_uri, uint64_t unix_seconds) {
 
 }  // namespace
 
-std::string nvmf_uri(const std::string& ip, uint16_t port, const std::string& nqn) {
-    return fmt::format("nvmf://{}:{}/{}", ip, port, nqn);
-}
-
 Task<Status> snapshot_replica(std::string replica, uint64_t unix_seconds) {
     std::string name = fmt::format("{}-snap-{}", replica, unix_seconds);
     auto snap = co_await pools().create_snapshot(replica, name);

@@ -16,9 +16,6 @@
 
 namespace ms::api {
 
-// nvmf://<ip>:<port>/<nqn>
-std::string nvmf_uri(const std::string& ip, uint16_t port, const std::string& nqn);
-
 // Snapshot of replica `replica` named `<replica>-snap-<unix seconds>` (what the vendor command
 // asks of a replica subsystem). Runs on a reactor.
 Task<Status> snapshot_replica(std::string replica, uint64_t unix_seconds);

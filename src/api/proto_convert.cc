@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 
 #include "core/uri.h"
+#include "target/nvmf/nvmf_target.h"
 
 namespace ms::api {
 
 std::string replica_uri(const lvs::ReplicaInfo& r, const std::string& pod_ip, uint16_t nvmf_port) {
     std::string uuid = r.uuid.to_string();
     if (r.share == lvs::ShareProtocol::Nvmf) {
-        return fmt::format("nvmf://{}:{}/{}{}?uuid={}", pod_ip, nvmf_port, kNqnPrefix, r.name, uuid);
+        return fmt::format("nvmf://{}:{}/{}?uuid={}", pod_ip, nvmf_port, nvmf::nqn_for(r.name), uuid);
     }
     return fmt::format("bdev:///{}?uuid={}", percent_encode(r.name, true), uuid);
 }

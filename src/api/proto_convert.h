@@ -8,12 +8,12 @@
 #include "lvs/lvs.h"
 #include "mayastor.pb.h"
 #include "nexus/nexus.h"
+#include "nvme/spec.h"
 
 namespace ms::api {
 
-// NVMe-oF/TCP port of replica subsystems, and the NQN prefix of every subsystem.
-inline constexpr int kNvmfReplicaPort = 8420;
-inline constexpr std::string_view kNqnPrefix = "nqn.2019-05.io.openebs:";
+// NVMe-oF/TCP port of replica subsystems.
+inline constexpr int kNvmfReplicaPort = nvme::kReplicaPort;
 
 // bdev:///<name>?uuid=<lvol uuid>, or the NVMe-oF URI when the replica's share is NVMF
 // (nvmf://<pod ip>:<port>/nqn.2019-05.io.openebs:<name>?uuid=<lvol uuid>).

@@ -23,9 +23,9 @@ struct SglDescriptor {
 static_assert(sizeof(SglDescriptor) == 16);
 
 // SGL types used by NVMe/TCP.
-inline constexpr uint8_t kSglDataBlockOffset = 0x01;        // in-capsule data at `address` (offset)
-inline constexpr uint8_t kSglTransportDataBlock = 0x5A;     // data moved by C2HData / R2T+H2CData
-inline constexpr uint8_t kSglFlagsPsdtSgl = 0x40;           // Sqe::flags bits 7:6 = 01b (SGL)
+inline constexpr uint8_t kSglDataBlockOffset = 0x01;     // in-capsule data at `address` (offset)
+inline constexpr uint8_t kSglTransportDataBlock = 0x5A;  // data moved by C2HData / R2T+H2CData
+inline constexpr uint8_t kSglFlagsPsdtSgl = 0x40;        // Sqe::flags bits 7:6 = 01b (SGL)
 
 struct Sqe {
     uint8_t opcode;
@@ -72,7 +72,8 @@ struct Status {
                                      (dnr ? 0x8000 : 0));
     }
     static Status decode(uint16_t s) {
-        return Status{static_cast<Sct>((s >> 9) & 0x7), static_cast<uint8_t>((s >> 1) & 0xff), (s & 0x8000) != 0};
+        return Status{static_cast<Sct>((s >> 9) & 0x7), static_cast<uint8_t>((s >> 1) & 0xff),
+                      (s & 0x8000) != 0};
     }
 };
 
@@ -90,6 +91,7 @@ inline constexpr uint8_t kAbortedSqDeletion = 0x08;
 inline constexpr uint8_t kInvalidNamespaceOrFormat = 0x0B;
 inline constexpr uint8_t kCommandSequenceError = 0x0C;
 inline constexpr uint8_t kInvalidSglOffset = 0x16;
+inline constexpr uint8_t kTransientTransportError = 0x22;  // e.g. a data digest mismatch
 inline constexpr uint8_t kDataSglLengthInvalid = 0x0F;
 inline constexpr uint8_t kSglDescriptorTypeInvalid = 0x11;
 inline constexpr uint8_t kKeepAliveExpired = 0x1A;
@@ -179,10 +181,13 @@ inline constexpr uint16_t kMaxCntlid = 0xFFEF;
 // cdw11 = offset; Set's value in cdw12 (and cdw13); Get's value in Cqe dw0 (and dw1)) ---------
 
 namespace prop {
-inline constexpr uint32_t kCap = 0x00;   // 8 bytes: MQES 15:0 (0's based), CQR 16, TO 31:24 (500 ms units), CSS 44:37
-inline constexpr uint32_t kVs = 0x08;    // 4 bytes: MJR 31:16, MNR 15:8
-inline constexpr uint32_t kCc = 0x14;    // 4 bytes: EN 0, CSS 6:4, MPS 10:7, AMS 13:11, SHN 15:14, IOSQES 19:16, IOCQES 23:20
-inline constexpr uint32_t kCsts = 0x1C;  // 4 bytes: RDY 0, CFS 1, SHST 3:2 (0 normal, 1 occurring, 2 complete)
+inline constexpr uint32_t kCap =
+    0x00;  // 8 bytes: MQES 15:0 (0's based), CQR 16, TO 31:24 (500 ms units), CSS 44:37
+inline constexpr uint32_t kVs = 0x08;  // 4 bytes: MJR 31:16, MNR 15:8
+inline constexpr uint32_t kCc =
+    0x14;  // 4 bytes: EN 0, CSS 6:4, MPS 10:7, AMS 13:11, SHN 15:14, IOSQES 19:16, IOCQES 23:20
+inline constexpr uint32_t kCsts =
+    0x1C;  // 4 bytes: RDY 0, CFS 1, SHST 3:2 (0 normal, 1 occurring, 2 complete)
 inline constexpr uint32_t kNssr = 0x20;  // 4 bytes
 }  // namespace prop
 
@@ -202,46 +207,46 @@ inline constexpr uint8_t kNamespaceIdDescriptors = 0x03;
 
 // Byte offsets in the identify-controller data (sizes in the comments).
 namespace idctrl {
-inline constexpr std::size_t kVid = 0;         // 2
-inline constexpr std::size_t kSsvid = 2;       // 2
-inline constexpr std::size_t kSn = 4;          // 20, ASCII, space padded
-inline constexpr std::size_t kMn = 24;         // 40, ASCII, space padded
-inline constexpr std::size_t kFr = 64;         // 8, ASCII, space padded
-inline constexpr std::size_t kRab = 72;        // 1
-inline constexpr std::size_t kIeee = 73;       // 3
-inline constexpr std::size_t kCmic = 76;       // 1: bit 3 = ANA reporting, bit 1 = multi-controller
-inline constexpr std::size_t kMdts = 77;       // 1: max transfer = 2^MDTS * 4 KiB (min page size), 0 = none
-inline constexpr std::size_t kCntlid = 78;     // 2
-inline constexpr std::size_t kVer = 80;        // 4
-inline constexpr std::size_t kOaes = 92;       // 4: bit 8 namespace attribute notices, bit 11 ANA change notices
-inline constexpr std::size_t kCtratt = 96;     // 4
-inline constexpr std::size_t kCntrltype = 111; // 1: 1 I/O controller, 2 discovery controller
-inline constexpr std::size_t kOacs = 256;      // 2
-inline constexpr std::size_t kAcl = 258;       // 1 (0's based)
-inline constexpr std::size_t kAerl = 259;      // 1 (0's based)
-inline constexpr std::size_t kFrmw = 260;      // 1
-inline constexpr std::size_t kLpa = 261;       // 1: bit 2 extended data for get log page
-inline constexpr std::size_t kElpe = 262;      // 1 (0's based)
-inline constexpr std::size_t kKas = 320;       // 2: keep-alive granularity in 100 ms units
-inline constexpr std::size_t kAnatt = 343;     // 1: ANA transition time, seconds
-inline constexpr std::size_t kAnacap = 344;    // 1: bit 0..4 states reported, bit 6 ANAGRPID not changing
-inline constexpr std::size_t kAnagrpmax = 345; // 4
-inline constexpr std::size_t kNanagrpid = 349; // 4
-inline constexpr std::size_t kSqes = 512;      // 1: 0x66 (64-byte SQEs)
-inline constexpr std::size_t kCqes = 513;      // 1: 0x44 (16-byte CQEs)
-inline constexpr std::size_t kMaxcmd = 514;    // 2
-inline constexpr std::size_t kNn = 516;        // 4: highest namespace ID
-inline constexpr std::size_t kOncs = 520;      // 2: bit 2 DSM, bit 3 write zeroes
-inline constexpr std::size_t kFuses = 522;     // 2
-inline constexpr std::size_t kVwc = 525;       // 1: bit 0 volatile write cache present
-inline constexpr std::size_t kSgls = 536;      // 4: bits 1:0 = 01b SGLs supported, bit 20 offset addressing
-inline constexpr std::size_t kMnan = 540;      // 4
-inline constexpr std::size_t kSubnqn = 768;    // 256, NUL terminated
-inline constexpr std::size_t kIoccsz = 1792;   // 4: I/O command capsule size in 16-byte units
-inline constexpr std::size_t kIorcsz = 1796;   // 4: I/O response capsule size in 16-byte units
-inline constexpr std::size_t kIcdoff = 1800;   // 2: in-capsule data offset, 16-byte units
-inline constexpr std::size_t kFcatt = 1802;    // 1: 0 dynamic controller model
-inline constexpr std::size_t kMsdbd = 1803;    // 1: max SGL data block descriptors
+inline constexpr std::size_t kVid = 0;      // 2
+inline constexpr std::size_t kSsvid = 2;    // 2
+inline constexpr std::size_t kSn = 4;       // 20, ASCII, space padded
+inline constexpr std::size_t kMn = 24;      // 40, ASCII, space padded
+inline constexpr std::size_t kFr = 64;      // 8, ASCII, space padded
+inline constexpr std::size_t kRab = 72;     // 1
+inline constexpr std::size_t kIeee = 73;    // 3
+inline constexpr std::size_t kCmic = 76;    // 1: bit 3 = ANA reporting, bit 1 = multi-controller
+inline constexpr std::size_t kMdts = 77;    // 1: max transfer = 2^MDTS * 4 KiB (min page size), 0 = none
+inline constexpr std::size_t kCntlid = 78;  // 2
+inline constexpr std::size_t kVer = 80;     // 4
+inline constexpr std::size_t kOaes = 92;    // 4: bit 8 namespace attribute notices, bit 11 ANA change notices
+inline constexpr std::size_t kCtratt = 96;  // 4
+inline constexpr std::size_t kCntrltype = 111;  // 1: 1 I/O controller, 2 discovery controller
+inline constexpr std::size_t kOacs = 256;       // 2
+inline constexpr std::size_t kAcl = 258;        // 1 (0's based)
+inline constexpr std::size_t kAerl = 259;       // 1 (0's based)
+inline constexpr std::size_t kFrmw = 260;       // 1
+inline constexpr std::size_t kLpa = 261;        // 1: bit 2 extended data for get log page
+inline constexpr std::size_t kElpe = 262;       // 1 (0's based)
+inline constexpr std::size_t kKas = 320;        // 2: keep-alive granularity in 100 ms units
+inline constexpr std::size_t kAnatt = 343;      // 1: ANA transition time, seconds
+inline constexpr std::size_t kAnacap = 344;     // 1: bit 0..4 states reported, bit 6 ANAGRPID not changing
+inline constexpr std::size_t kAnagrpmax = 345;  // 4
+inline constexpr std::size_t kNanagrpid = 349;  // 4
+inline constexpr std::size_t kSqes = 512;       // 1: 0x66 (64-byte SQEs)
+inline constexpr std::size_t kCqes = 513;       // 1: 0x44 (16-byte CQEs)
+inline constexpr std::size_t kMaxcmd = 514;     // 2
+inline constexpr std::size_t kNn = 516;         // 4: highest namespace ID
+inline constexpr std::size_t kOncs = 520;       // 2: bit 2 DSM, bit 3 write zeroes
+inline constexpr std::size_t kFuses = 522;      // 2
+inline constexpr std::size_t kVwc = 525;        // 1: bit 0 volatile write cache present
+inline constexpr std::size_t kSgls = 536;       // 4: bits 1:0 = 01b SGLs supported, bit 20 offset addressing
+inline constexpr std::size_t kMnan = 540;       // 4
+inline constexpr std::size_t kSubnqn = 768;     // 256, NUL terminated
+inline constexpr std::size_t kIoccsz = 1792;    // 4: I/O command capsule size in 16-byte units
+inline constexpr std::size_t kIorcsz = 1796;    // 4: I/O response capsule size in 16-byte units
+inline constexpr std::size_t kIcdoff = 1800;    // 2: in-capsule data offset, 16-byte units
+inline constexpr std::size_t kFcatt = 1802;     // 1: 0 dynamic controller model
+inline constexpr std::size_t kMsdbd = 1803;     // 1: max SGL data block descriptors
 }  // namespace idctrl
 
 // Byte offsets in the identify-namespace data.
@@ -257,7 +262,7 @@ inline constexpr std::size_t kDlfeat = 33;    // 1: bits 2:0 = 001b deallocated 
 inline constexpr std::size_t kAnagrpid = 92;  // 4
 inline constexpr std::size_t kNguid = 104;    // 16
 inline constexpr std::size_t kEui64 = 120;    // 8
-inline constexpr std::size_t kLbaf0 = 128;    // 4 per format: MS 15:0, LBADS 23:16 (log2 block size), RP 25:24
+inline constexpr std::size_t kLbaf0 = 128;  // 4 per format: MS 15:0, LBADS 23:16 (log2 block size), RP 25:24
 }  // namespace idns
 
 // Namespace identification descriptor types (CNS 03h): 4-byte header {type, length, 0, 0}.
@@ -271,9 +276,9 @@ inline constexpr uint8_t kUuid = 3;   // length 16
 // cdw11 bits 15:0 = NUMDU; cdw12/13 = offset in bytes) -------------------------------------------
 
 namespace lid {
-inline constexpr uint8_t kErrorInformation = 0x01;    // 64 bytes per entry
-inline constexpr uint8_t kSmartHealth = 0x02;         // 512 bytes
-inline constexpr uint8_t kFirmwareSlot = 0x03;        // 512 bytes
+inline constexpr uint8_t kErrorInformation = 0x01;      // 64 bytes per entry
+inline constexpr uint8_t kSmartHealth = 0x02;           // 512 bytes
+inline constexpr uint8_t kFirmwareSlot = 0x03;          // 512 bytes
 inline constexpr uint8_t kChangedNamespaceList = 0x04;  // 1024 nsids (4096 bytes)
 inline constexpr uint8_t kAna = 0x0C;
 inline constexpr uint8_t kDiscovery = 0x70;
@@ -299,17 +304,17 @@ inline constexpr std::size_t kGenctr = 0;   // 8
 inline constexpr std::size_t kNumrec = 8;   // 8
 inline constexpr std::size_t kRecfmt = 16;  // 2
 // Entry offsets.
-inline constexpr std::size_t kTrtype = 0;      // 1: 3 = TCP
-inline constexpr std::size_t kAdrfam = 1;      // 1: 1 = IPv4, 2 = IPv6
-inline constexpr std::size_t kSubtype = 2;     // 1: 2 = NVM subsystem, 3 = current discovery subsystem
-inline constexpr std::size_t kTreq = 3;        // 1: bits 1:0 secure channel (2 = not required)
-inline constexpr std::size_t kPortid = 4;      // 2
-inline constexpr std::size_t kCntlid = 6;      // 2
-inline constexpr std::size_t kAsqsz = 8;       // 2
-inline constexpr std::size_t kTrsvcid = 32;    // 32, ASCII port number, space padded
-inline constexpr std::size_t kSubnqn = 256;    // 256
-inline constexpr std::size_t kTraddr = 512;    // 256, ASCII address, space padded
-inline constexpr std::size_t kTsas = 768;      // 256: TCP byte 0 = SECTYPE (0 none)
+inline constexpr std::size_t kTrtype = 0;    // 1: 3 = TCP
+inline constexpr std::size_t kAdrfam = 1;    // 1: 1 = IPv4, 2 = IPv6
+inline constexpr std::size_t kSubtype = 2;   // 1: 2 = NVM subsystem, 3 = current discovery subsystem
+inline constexpr std::size_t kTreq = 3;      // 1: bits 1:0 secure channel (2 = not required)
+inline constexpr std::size_t kPortid = 4;    // 2
+inline constexpr std::size_t kCntlid = 6;    // 2
+inline constexpr std::size_t kAsqsz = 8;     // 2
+inline constexpr std::size_t kTrsvcid = 32;  // 32, ASCII port number, space padded
+inline constexpr std::size_t kSubnqn = 256;  // 256
+inline constexpr std::size_t kTraddr = 512;  // 256, ASCII address, space padded
+inline constexpr std::size_t kTsas = 768;    // 256: TCP byte 0 = SECTYPE (0 none)
 inline constexpr uint8_t kTrtypeTcp = 3;
 inline constexpr uint8_t kAdrfamIpv4 = 1;
 inline constexpr uint8_t kAdrfamIpv6 = 2;

@@ -568,7 +568,7 @@ Task<bool> Connection::receive_h2c(Command* c, uint32_t len) {
 Started Connection::execute(Command* c) {
     Response r;
     if (c->digest_error) {
-        r = status_only(Sct::Generic, kTransientTransportError, false);
+        r = status_only(Sct::Generic, sc::kTransientTransportError, false);
     } else if (c->sqe.opcode == static_cast<uint8_t>(AdminOpc::FabricsCommand)) {
         r = co_await exec_fabrics(c);
     } else if (_ctrl == nullptr) {

@@ -104,26 +104,8 @@ Task<Response> Connection::io_read_write(Command* c, const Namespace& ns, bool w
         co_return generic(sc::kDataSglLengthInvalid);
     }
     if (write) {
-        if (sqe.dptr.type == kSglDataBlockOffset) {
-            if (c->incapsule < len32 || sqe.dptr.address != 0) {
-                co_return generic(sc::kDataSglLengthInvalid);
-            }
-        } else if (sqe.dptr.type == kSglTransportDataBlock) {
-            if (c->incapsule != 0) {
-                co_return generic(sc::kSglDescriptorTypeInvalid);
-            }
-            if (!ensure_buf(c, len32)) {
-                co_return generic(sc::kInternalError);
-            }
-            bool got = co_await receive_h2c(c, len32);
-            if (!got) {
-                co_return generic(sc::kDataTransferError);
-            }
-            if (c->digest_error) {
-                co_return status_only(Sct::Generic, kTransientTransportError, false);
-            }
-        } else {
-            co_return generic(sc::kSglDescriptorTypeInvalid);
+        if (auto failed = co_await receive_host_data(c, len32)) {
+            co_return *failed;
         }
         iovec iov{c->buf.data(), len32};
         ms::Status st = co_await ns.desc->writev(slba << ns.block_shift, std::span<const iovec>(&iov, 1));
@@ -144,6 +126,32 @@ Task<Response> Connection::io_read_write(Command* c, const Namespace& ns, bool w
     co_return r;
 }
 
+// The command's `len` bytes of host-to-controller data (a write's blocks, DSM ranges) into
+// c->buf: already there when they came in the capsule, else asked for with an R2T. Nothing when
+// they are there, the status to answer with when not.
+Task<std::optional<Response>> Connection::receive_host_data(Command* c, uint32_t len) {
+    const Sqe& sqe = c->sqe;
+    if (sqe.dptr.type == kSglDataBlockOffset) {
+        if (c->incapsule < len || sqe.dptr.address != 0) {
+            co_return generic(sc::kDataSglLengthInvalid);
+        }
+        co_return std::nullopt;
+    }
+    if (sqe.dptr.type != kSglTransportDataBlock || c->incapsule != 0) {
+        co_return generic(sc::kSglDescriptorTypeInvalid);
+    }
+    if (!ensure_buf(c, len)) {
+        co_return generic(sc::kInternalError);
+    }
+    if (!co_await receive_h2c(c, len)) {
+        co_return generic(sc::kDataTransferError);
+    }
+    if (c->digest_error) {
+        co_return status_only(Sct::Generic, sc::kTransientTransportError, false);
+    }
+    co_return std::nullopt;
+}
+
 Task<Response> Connection::io_dsm(Command* c, const Namespace& ns) {
     const Sqe& sqe = c->sqe;
     uint32_t nr = (sqe.cdw10 & 0xff) + 1;
@@ -154,23 +162,8 @@ Task<Response> Connection::io_dsm(Command* c, const Namespace& ns) {
     if (sqe.dptr.length < len) {
         co_return generic(sc::kDataSglLengthInvalid);
     }
-    if (sqe.dptr.type == kSglDataBlockOffset) {
-        if (c->incapsule < len) {
-            co_return generic(sc::kDataSglLengthInvalid);
-        }
-    } else if (sqe.dptr.type == kSglTransportDataBlock) {
-        if (!ensure_buf(c, len)) {
-            co_return generic(sc::kInternalError);
-        }
-        bool got = co_await receive_h2c(c, len);
-        if (!got) {
-            co_return generic(sc::kDataTransferError);
-        }
-        if (c->digest_error) {
-            co_return status_only(Sct::Generic, kTransientTransportError, false);
-        }
-    } else {
-        co_return generic(sc::kSglDescriptorTypeInvalid);
+    if (auto failed = co_await receive_host_data(c, len)) {
+        co_return *failed;
     }
     for (uint32_t i = 0; i < nr; ++i) {
         DsmRange r;

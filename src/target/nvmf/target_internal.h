@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,8 +30,6 @@
 
 namespace ms::nvmf::detail {
 
-// Generic status "Transient Transport Error" (a data digest error on received data).
-inline constexpr uint8_t kTransientTransportError = 0x22;
 inline constexpr uint32_t kMaxNamespaces = 32;
 inline constexpr uint32_t kAerLimit = 4;  // AERL + 1
 inline constexpr uint32_t kEventNsChanged = 1u << 0;
@@ -274,6 +273,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const Namespace* find_ns(uint32_t nsid);
     Task<Response> io_read_write(Command* c, const Namespace& ns, bool write);
     Task<Response> io_dsm(Command* c, const Namespace& ns);
+    Task<std::optional<Response>> receive_host_data(Command* c, uint32_t len);
 
     TargetCore& _core;
     Socket _sock;
