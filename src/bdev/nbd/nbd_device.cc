@@ -334,14 +334,15 @@ class NbdDevice final : public BlockDevice {
             std::lock_guard g(_mutex);
             channels = _channels;
         }
+        bool lost = false;
         for (NbdChannel* c : channels) {
-            if (c->lost_unflushed.exchange(false)) {
-                co_return errorf(
-                    EIO,
-                    "{}: a connection broke after writes that were never flushed; the server may "
-                    "have lost them",
-                    name());
-            }
+            lost |= c->lost_unflushed.exchange(false);
+        }
+        if (lost) {
+            co_return errorf(
+                EIO,
+                "{}: a connection broke after writes that were never flushed; the server may have lost them",
+                name());
         }
         if (_info.read_only || !_info.can_flush) {
             co_return ok();  // nothing to flush, or a server without a write cache to flush

@@ -196,3 +196,56 @@ inline bool have_program(const std::string& name) {
 }
 
 }  // namespace ms::test
+
+namespace ms::test {
+
+// The bytes [offset, offset + length) of the export behind `uri` as a third-party client
+// (nbdcopy) reads them: proof that data reached the server, not just our read path.
+inline std::vector<uint8_t> bytes_via_nbdcopy(const std::string& uri, uint64_t offset, std::size_t length) {
+    TempDir dir;
+    std::string out = dir.file("copy.img");
+    int status = 0;
+    std::string msg = command_output("nbdcopy '" + uri + "' '" + out + "' 2>&1", &status);
+    EXPECT_EQ(status, 0) << "nbdcopy: " << msg;
+    return read_file(out, offset, length);
+}
+
+// Many requests on one reactor at once; the count that failed and the first error.
+struct Batch {
+    std::atomic<int> left{0};
+    std::atomic<int> failures{0};
+    std::string first_error;
+};
+
+inline Task<void> batch_one(Descriptor* d, uint64_t offset, DmaBuf* buf, bool write, Batch* b,
+                            WaitQueue* wq) {
+    Status st;
+    if (write) {
+        st = co_await d->write_at(offset, *buf);
+    } else {
+        st = co_await d->read_at(offset, *buf);
+    }
+    if (!st && b->failures++ == 0) {
+        b->first_error = st.error().to_string();
+    }
+    if (--b->left == 0) {
+        wq->wake_all();
+    }
+}
+
+// Every buffer bufs[i] at base + i * size, all in flight at once, on `reactor`.
+inline void run_batch(Runtime& rt, std::size_t reactor, Descriptor& d, uint64_t base,
+                      std::vector<DmaBuf>& bufs, bool write, Batch& b) {
+    run_on(rt.reactor(reactor), [&]() -> Task<void> {
+        WaitQueue wq;
+        b.left = static_cast<int>(bufs.size());
+        for (std::size_t i = 0; i < bufs.size(); ++i) {
+            Reactor::current()->spawn(batch_one(&d, base + i * bufs[i].size(), &bufs[i], write, &b, &wq));
+        }
+        while (b.left > 0) {
+            co_await wq.wait();
+        }
+    });
+}
+
+}  // namespace ms::test
