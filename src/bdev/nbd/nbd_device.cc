@@ -29,8 +29,6 @@ class NbdChannel final : public IoChannel {
     // A write completed on this channel's connection since its last flush (read by flushes on
     // other reactors when the server has no multi-conn).
     std::atomic<bool> dirty{false};
-    // A connection broke with such writes: the server may have lost them; the next flush says so.
-    std::atomic<bool> lost_unflushed{false};
 };
 
 // One piece of a transfer: one NBD command.
@@ -182,9 +180,7 @@ class NbdDevice final : public BlockDevice {
         if (c.conn) {
             co_await c.conn->wait_closed();
             c.conn.reset();
-            if (c.dirty.exchange(false)) {
-                c.lost_unflushed = true;
-            }
+            warn_unflushed(c);
         }
         auto deadline = Clock::now() + milliseconds(_spec.reconnect_ms);
         Error last;
@@ -210,6 +206,18 @@ class NbdDevice final : public BlockDevice {
             }
         }
         co_return errorf(EIO, "{}: cannot connect: {}", name(), last.message);
+    }
+
+    // A connection that ends after writes it never flushed: a flush on the new connection does
+    // not cover them (without multi-conn), and a server that crashed may have lost them. Like a
+    // disk whose volatile cache is lost in a reset, nothing later reports it; the log does.
+    void warn_unflushed(NbdChannel& c) {
+        if (c.dirty.exchange(false) && _info.can_flush && !_info.read_only) {
+            log::warn(
+                "nbd host: {}: a connection ended after writes it had not flushed; they are as durable as "
+                "the server made them",
+                name());
+        }
     }
 
     // A reconnect must reach the same export, not a different or resized one.
@@ -334,16 +342,6 @@ class NbdDevice final : public BlockDevice {
             std::lock_guard g(_mutex);
             channels = _channels;
         }
-        bool lost = false;
-        for (NbdChannel* c : channels) {
-            lost |= c->lost_unflushed.exchange(false);
-        }
-        if (lost) {
-            co_return errorf(
-                EIO,
-                "{}: a connection broke after writes that were never flushed; the server may have lost them",
-                name());
-        }
         if (_info.read_only || !_info.can_flush) {
             co_return ok();  // nothing to flush, or a server without a write cache to flush
         }
@@ -373,9 +371,7 @@ class NbdDevice final : public BlockDevice {
                 c.conn->close("reset");
                 co_await c.conn->wait_closed();
                 c.conn.reset();
-                if (c.dirty.exchange(false)) {
-                    c.lost_unflushed = true;
-                }
+                warn_unflushed(c);
             }
         }
         auto conn = co_await connection_of(c);

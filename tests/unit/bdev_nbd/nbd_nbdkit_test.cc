@@ -344,9 +344,8 @@ TEST_F(Nbdkit, FlushOnOneConnectionWithMultiConn) {
 }
 
 // Streams of writes (8 in flight per reactor) on two reactors; the server is killed (SIGKILL):
-// every stream ends with EIO at once, new I/O fails with EIO after the bounded reconnect, the
-// first flush reports that unflushed writes may be lost; a server started again is reached by
-// the next I/O.
+// every stream ends with EIO at once, new I/O fails with EIO after the bounded reconnect; a
+// server started again is reached by the next I/O.
 constexpr std::size_t kStreamSize = 64 * 1024;
 
 struct Stream {
@@ -424,8 +423,6 @@ TEST_P(NbdkitGone, ServerKilledWithWritesInFlight) {
     auto back = read(*_rt, *d, 4096, 4096, 1, 1);
     ASSERT_TRUE(is_ok(back));
     EXPECT_TRUE(same_bytes(*back, data));
-    // The writes acknowledged before the kill were never flushed: the first flush says so once.
-    EXPECT_TRUE(fails_with(flush(*_rt, *d), EIO, {"never flushed"}));
     EXPECT_TRUE(is_ok(flush(*_rt, *d)));
 }
 
@@ -441,7 +438,7 @@ TEST_F(Nbdkit, CommandTimeoutThenReconnect) {
     auto d = open_rw(dev);
     auto data = random_bytes(8192, 11);
     ASSERT_TRUE(is_ok(write(*_rt, *d, 0, data)));
-    _server.signal(SIGSTOP);
+    _server.pause();
     auto t0 = std::chrono::steady_clock::now();
     EXPECT_TRUE(fails_with(read(*_rt, *d, 0, 8192), EIO, {"timed out"}));
     auto took = std::chrono::steady_clock::now() - t0;

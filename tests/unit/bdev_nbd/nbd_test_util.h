@@ -142,6 +142,14 @@ class ServerProcess {
             ::kill(_pid, sig);
         }
     }
+    // SIGSTOP, and wait until every thread of it has stopped (kill() returns before that).
+    void pause() const {
+        if (_pid > 0) {
+            ::kill(_pid, SIGSTOP);
+            int status = 0;
+            ::waitpid(_pid, &status, WUNTRACED);
+        }
+    }
     // SIGKILL by PID, then reap it.
     void kill_now() {
         if (_pid > 0) {
