@@ -17,6 +17,7 @@
 #include "api/pools_file.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
+#include "bdev/nbd/nbd_device.h"
 #include "bdev/nvmf/nvmf_device.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -207,6 +208,8 @@ int run_daemon(const DaemonOptions& options) {
     Reactor& r0 = runtime->reactor(0);
     // nvmf:// children and devices (our NVMe-oF host).
     nvmf_host::register_nvmf_device_factory();
+    // nbd:// and nbd+unix:// children and devices (any NBD server, through libnbd).
+    nbd_host::register_nbd_device_factory();
     // The NVMe-oF target listens before pools are imported: their shared replicas are exported
     // again right after. A port that cannot be bound stops the start.
     nvmf::TargetOptions target_options;

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "bdev/device_factory.h"
+#include "bdev/nbd/nbd_device.h"
+#include "bdev/nvmf/nvmf_device.h"
 #include "core/cpu_list.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -215,6 +217,9 @@ int run(const Options& o) {
         return usage_error(cpus.error().message);
     }
     log::init("warn");
+    // The schemes outside ms_bdev: -u takes every device URI.
+    nvmf_host::register_nvmf_device_factory();
+    nbd_host::register_nbd_device_factory();
 
     RuntimeOptions ro;
     ro.cpus = *cpus;
@@ -349,7 +354,7 @@ int main(int argc, char** argv) {
     app.add_option(
            "-u,--uri", o.uris,
            "device URI, repeatable: malloc:///m0?size_mb=1024, null:///n0?size_mb=1024, uring:///path, "
-           "aio:///path, ...")
+           "aio:///path, nvmf://host:port/nqn, nbd://host:port/export, nbd+unix:///export?socket=path, ...")
         ->required()
         ->allow_extra_args(false);
     app.add_option("-w,--workload", o.workload, "randread, randwrite, read, write or rw")
