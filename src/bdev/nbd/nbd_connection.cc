@@ -355,7 +355,9 @@ void Connection::fail(Error e) {
     }
     _broken = true;
     _error = e;
-    if (!_closing) {
+    if (!_closing && e.code == ECANCELED) {
+        log::debug("NBD connection to {} closed: {}", _server.describe(), e.message);
+    } else if (!_closing) {
         log::warn("NBD connection to {} failed: {}", _server.describe(), e.message);
     }
     if (_h != nullptr) {

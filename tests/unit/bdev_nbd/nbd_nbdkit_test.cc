@@ -278,6 +278,35 @@ TEST_F(Nbdkit, ReadOnlyExport) {
     EXPECT_TRUE(is_ok(flush(*_rt, *d)));
 }
 
+// The server answers a write with an error (nbdkit's error filter, ENOSPC while a trigger
+// file exists): that command fails with the server's errno, the connection stays up.
+TEST_F(Nbdkit, ServerErrorFailsTheCommandNotTheConnection) {
+    std::string trigger = _dir.file("fail-writes");
+    std::string log = _dir.file("nbdkit.log");
+    start({"log", "error"}, {"error-pwrite=ENOSPC", "error-pwrite-rate=100%", "error-pwrite-file=" + trigger,
+                             "logfile=" + log});
+    auto dev = make();
+    ASSERT_TRUE(dev);
+    auto d = open_rw(dev);
+    auto data = random_bytes(8192, 21);
+    ASSERT_TRUE(is_ok(write(*_rt, *d, 0, data)));
+    make_file(trigger, 0);
+    EXPECT_TRUE(fails_with(write(*_rt, *d, 8192, data), ENOSPC, {"the server answered"}));
+    auto back = read(*_rt, *d, 0, 8192);
+    ASSERT_TRUE(is_ok(back));
+    EXPECT_TRUE(same_bytes(*back, data));
+    ::unlink(trigger.c_str());
+    ASSERT_TRUE(is_ok(write(*_rt, *d, 8192, data)));
+    // One connection for all of it (plus creation's probe): nothing reconnected.
+    std::ifstream in(log);
+    std::string line;
+    int connects = 0;
+    while (std::getline(in, line)) {
+        connects += line.find(" Connect export=") != std::string::npos ? 1 : 0;
+    }
+    EXPECT_EQ(connects, 2);
+}
+
 // nbdkit's log filter lines "connection=N Flush ..." for a log file.
 std::map<int, int> flushes_by_connection(const std::string& log) {
     std::ifstream in(log);
