@@ -516,6 +516,49 @@ TEST_F(Nbdkit, DestroyClosesEveryConnection) {
     EXPECT_EQ(disconnects(), 5);
 }
 
+// The server stalls (SIGSTOP) with reads outstanding on two reactors and the device is
+// destroyed: destroy closes the connections, every outstanding read completes (EIO) at once,
+// nothing waits for the timeout.
+TEST_F(Nbdkit, DestroyWithCommandsOutstanding) {
+    start();
+    auto dev = make("timeout_ms=30000");
+    ASSERT_TRUE(dev);
+    auto d = open_rw(dev);
+    for (std::size_t r = 0; r < 2; ++r) {
+        ASSERT_TRUE(is_ok(read(*_rt, *d, 0, 4096, 1, r)));  // connect both reactors first
+    }
+    _server.pause();
+    std::vector<std::vector<DmaBuf>> bufs(2);
+    for (auto& v : bufs) {
+        for (int i = 0; i < 16; ++i) {
+            v.push_back(std::move(*d->dma_malloc(4096)));
+        }
+    }
+    std::vector<Batch> batches(2);
+    std::vector<std::thread> readers;
+    for (std::size_t r = 0; r < 2; ++r) {
+        readers.emplace_back([&, r] { run_batch(*_rt, r, *d, r << 20, bufs[r], false, batches[r]); });
+    }
+    std::this_thread::sleep_for(100ms);  // the reads are on the wire (the server is stopped)
+    auto t0 = std::chrono::steady_clock::now();
+    std::string name = dev->name();
+    ASSERT_TRUE(is_ok(run_on(_rt->reactor(0), [&]() -> Task<Status> {
+        co_await dev->shutdown();  // what destroy does once the last descriptor is closed
+        co_return ok();
+    })));
+    for (auto& t : readers) {
+        t.join();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    EXPECT_EQ(batches[0].failures.load(), 16) << batches[0].first_error;
+    EXPECT_EQ(batches[1].failures.load(), 16) << batches[1].first_error;
+    EXPECT_NE(batches[0].first_error.find("destroyed"), std::string::npos) << batches[0].first_error;
+    _server.signal(SIGCONT);
+    d.reset();
+    dev.reset();
+    ASSERT_TRUE(is_ok(destroy(*_rt, name)));
+}
+
 // connections=2: a third reactor gets no channel (EIO naming the device).
 TEST_F(Nbdkit, ConnectionsLimit) {
     start();

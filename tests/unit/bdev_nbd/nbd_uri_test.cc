@@ -3,6 +3,8 @@
 // the port, no socket file) have the socket's errno.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "nbd_test_util.h"
 
 namespace ms::test {
@@ -157,6 +159,45 @@ TEST(NbdUri, SilentServerTimesOut) {
     EXPECT_LT(took, std::chrono::seconds(2));
     EXPECT_TRUE(registry_names().empty());
     rt.stop();
+    ::close(fd);
+}
+
+// A peer that answers the connection with bytes that are not the NBD magic: creation fails at
+// once with libnbd's complaint, nothing is left behind, nothing hangs.
+TEST(NbdUri, GarbageServerFailsCreateCleanly) {
+    nbd_host::register_nbd_device_factory();
+    Runtime rt(RuntimeOptions{});
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(fd, 8), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    std::thread peer([fd] {
+        int c = ::accept(fd, nullptr, nullptr);
+        if (c < 0) {
+            return;
+        }
+        std::vector<uint8_t> junk(256, 0xA5);
+        (void)!::write(c, junk.data(), junk.size());
+        char sink[256];
+        while (::read(c, sink, sizeof sink) > 0) {
+        }
+        ::close(c);
+    });
+    std::string uri = "nbd://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x?timeout_ms=2000";
+    auto t0 = std::chrono::steady_clock::now();
+    auto dev = create(rt, uri);
+    auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(dev.has_value());
+    EXPECT_NE(dev.error().code, ETIMEDOUT) << dev.error().to_string();
+    EXPECT_NE(dev.error().message.find("handshake"), std::string::npos) << dev.error().message;
+    EXPECT_LT(took, std::chrono::seconds(1));
+    EXPECT_TRUE(registry_names().empty());
+    rt.stop();
+    peer.join();
     ::close(fd);
 }
 
