@@ -53,7 +53,7 @@ struct Join {
     }
 };
 
-Task<Status> transfer_one(Connection& conn, bool write, const Piece& p) {
+Task<Status> transfer_one(Connection& conn, bool write, Piece p) {
     if (write) {
         co_return co_await conn.pwrite(p.buf, p.length, p.offset);
     }
@@ -242,9 +242,13 @@ class NbdDevice final : public BlockDevice {
         }
         const uint64_t offset = req.offset_blocks * block_size();
         const uint64_t length = req.num_blocks * block_size();
-        std::vector<Piece> pieces;
         Status st;
-        if (req.iov.size() == 1 || direct_iovecs(req.iov)) {
+        std::vector<Piece> pieces;
+        if (req.iov.size() == 1 && length <= _max_payload) {
+            // The common case: one command, nothing allocated.
+            st = co_await transfer_one(**conn, write,
+                                       Piece{static_cast<uint8_t*>(req.iov[0].iov_base), length, offset});
+        } else if (req.iov.size() == 1 || direct_iovecs(req.iov)) {
             uint64_t at = offset;
             for (const iovec& v : req.iov) {
                 cut(static_cast<uint8_t*>(v.iov_base), v.iov_len, at, _max_payload, pieces);
