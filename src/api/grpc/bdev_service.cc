@@ -30,8 +30,7 @@ grpc::Status BdevService::Create(grpc::ServerContext*, const mayastor::BdevUri* 
     if (!name) {
         // A bad URI, scheme or parameter is the caller's; anything else (missing file, name
         // taken by another device, ...) is INTERNAL, as the fact sheet says.
-        return grpc_error(name.error().code == EINVAL ? StatusCode::INVALID_ARGUMENT : StatusCode::INTERNAL,
-                          name.error());
+        return internal_unless(name.error(), {{EINVAL, StatusCode::INVALID_ARGUMENT}});
     }
     rep->set_name(*name);
     log::info("BdevRpc.Create: device '{}' from '{}'", *name, uri);
@@ -43,14 +42,8 @@ grpc::Status BdevService::Destroy(grpc::ServerContext*, const mayastor::BdevUri*
     auto lock = _ctx.serialize();
     Status s = _ctx.on_reactor([uri] { return destroy_bdev(uri); });
     if (!s) {
-        switch (s.error().code) {
-            case EINVAL:
-                return grpc_error(StatusCode::INVALID_ARGUMENT, s.error());
-            case ENODEV:
-                return grpc_error(StatusCode::NOT_FOUND, s.error());
-            default:
-                return grpc_error(StatusCode::INTERNAL, s.error());
-        }
+        return internal_unless(s.error(),
+                               {{EINVAL, StatusCode::INVALID_ARGUMENT}, {ENODEV, StatusCode::NOT_FOUND}});
     }
     log::info("BdevRpc.Destroy: device of '{}' destroyed", uri);
     return grpc::Status::OK;

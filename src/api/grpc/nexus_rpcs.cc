@@ -59,14 +59,11 @@ grpc::Status MayastorService::CreateNexus(grpc::ServerContext*, const mayastor::
         _ctx.on_reactor([name, size, u, children] { return nexuses().create(name, size, u, children); });
     if (!made) {
         const Error& e = made.error();
-        switch (e.code) {
-            case EINVAL:  // bad size, no children, a child that cannot be made or opened
-                return grpc_error(StatusCode::INVALID_ARGUMENT, e);
-            case EEXIST:  // the name is taken by a device that is not this nexus
-                return grpc_error(StatusCode::ALREADY_EXISTS, e);
-            default:  // EFBIG (a child smaller than the nexus), EUCLEAN (every child stale), ...
-                return grpc_error(StatusCode::INTERNAL, e);
-        }
+        // EINVAL: bad size, no children, a child that cannot be made or opened (or is in use);
+        // EEXIST: the name is taken by a device that is not this nexus; the rest (EFBIG: a
+        // child smaller than the nexus, EUCLEAN: every child stale, ...) INTERNAL.
+        return internal_unless(
+            e, {{EINVAL, StatusCode::INVALID_ARGUMENT}, {EEXIST, StatusCode::ALREADY_EXISTS}});
     }
     to_proto(*made, _ctx.shares(), rep);
     log::info("CreateNexus: nexus '{}' of {} bytes over {}", name, size, fmt::join(children, ", "));
@@ -114,15 +111,11 @@ grpc::Status MayastorService::AddChildNexus(grpc::ServerContext*, const mayastor
     auto child = _ctx.on_reactor([u, uri, norebuild] { return nexuses().add_child(u, uri, norebuild); });
     if (!child) {
         const Error& e = child.error();
-        switch (e.code) {
-            case ENOENT:
-                return grpc_error(StatusCode::NOT_FOUND, e);
-            case EINVAL:  // a URI that cannot be made or opened, another block size
-            case EFBIG:   // smaller than the nexus
-                return grpc_error(StatusCode::INVALID_ARGUMENT, e);
-            default:  // EEXIST (already a child) and the rest
-                return grpc_error(StatusCode::INTERNAL, e);
-        }
+        // EINVAL: a URI that cannot be made or opened, another block size; EFBIG: smaller than
+        // the nexus; EEXIST (already a child) and the rest INTERNAL.
+        return internal_unless(e, {{ENOENT, StatusCode::NOT_FOUND},
+                                   {EINVAL, StatusCode::INVALID_ARGUMENT},
+                                   {EFBIG, StatusCode::INVALID_ARGUMENT}});
     }
     to_proto(*child, rep);
     log::info("AddChildNexus: child '{}' added to nexus '{}'{}", uri, nexus_name(u),
@@ -142,14 +135,8 @@ grpc::Status MayastorService::RemoveChildNexus(grpc::ServerContext*,
     Status s = _ctx.on_reactor([u, uri] { return nexuses().remove_child(u, uri); });
     if (!s) {
         const Error& e = s.error();
-        switch (e.code) {
-            case ENOENT:
-                return grpc_error(StatusCode::NOT_FOUND, e);
-            case EINVAL:  // the last child
-                return grpc_error(StatusCode::INVALID_ARGUMENT, e);
-            default:
-                return grpc_error(StatusCode::INTERNAL, e);
-        }
+        // EINVAL: the last child.
+        return internal_unless(e, {{ENOENT, StatusCode::NOT_FOUND}, {EINVAL, StatusCode::INVALID_ARGUMENT}});
     }
     log::info("RemoveChildNexus: child '{}' removed from nexus '{}' (or was not a child)", uri,
               nexus_name(u));
@@ -168,7 +155,7 @@ grpc::Status MayastorService::FaultNexusChild(grpc::ServerContext*,
     if (!s) {
         // No such nexus or not a child: NOT_FOUND; the last healthy child (EBUSY): INTERNAL.
         const Error& e = s.error();
-        return grpc_error(e.code == ENOENT ? StatusCode::NOT_FOUND : StatusCode::INTERNAL, e);
+        return internal_unless(e, {{ENOENT, StatusCode::NOT_FOUND}});
     }
     log::info("FaultNexusChild: child '{}' of nexus '{}' faulted", uri, nexus_name(u));
     return grpc::Status::OK;
@@ -195,7 +182,7 @@ grpc::Status MayastorService::ChildOperation(grpc::ServerContext*, const mayasto
         // No such nexus or child: NOT_FOUND; the last healthy child (EBUSY), a child that is
         // already open (EALREADY) and the rest: INTERNAL.
         const Error& e = s.error();
-        return grpc_error(e.code == ENOENT ? StatusCode::NOT_FOUND : StatusCode::INTERNAL, e);
+        return internal_unless(e, {{ENOENT, StatusCode::NOT_FOUND}});
     }
     log::info("ChildOperation: child '{}' of nexus '{}' {}", uri, nexus_name(u),
               action == mayastor::offline ? "offline" : "online (rebuilding)");

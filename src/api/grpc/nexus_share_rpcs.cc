@@ -186,7 +186,7 @@ grpc::Status MayastorService::CreateSnapshot(grpc::ServerContext*, const mayasto
     auto secs = static_cast<uint64_t>(std::time(nullptr));
     Status s = _ctx.on_reactor([u, secs] { return snapshot_nexus(u, secs); });
     if (!s) {
-        return grpc_error(s.error().code == ENOENT ? StatusCode::NOT_FOUND : StatusCode::INTERNAL, s.error());
+        return internal_unless(s.error(), {{ENOENT, StatusCode::NOT_FOUND}});
     }
     std::string name = fmt::format("{}-snap-{}", nexus_name(u), secs);
     rep->set_name(name);

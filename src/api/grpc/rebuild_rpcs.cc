@@ -31,7 +31,7 @@ grpc::Status MayastorService::control_rebuild(const std::string& uuid_text, cons
     Status s = _ctx.on_reactor([u, uri, op] { return (nexuses().*op)(u, uri); });
     if (!s) {
         const Error& e = s.error();
-        return grpc_error(e.code == ENOENT ? on_enoent : StatusCode::INTERNAL, e);
+        return internal_unless(e, {{ENOENT, on_enoent}});
     }
     log::info("rebuild of child '{}' of nexus '{}': {}", uri, nexus_name(u), done);
     return grpc::Status::OK;

@@ -92,18 +92,12 @@ grpc::Status MayastorService::CreateReplica(grpc::ServerContext*, const mayastor
         _ctx.on_reactor([pool, name, size, thin] { return pools().create_replica(pool, name, size, thin); });
     if (!made) {
         const Error& e = made.error();
-        switch (e.code) {
-            case ENOSPC:
-                return grpc_error(StatusCode::RESOURCE_EXHAUSTED, e);
-            case EINVAL:
-                return grpc_error(StatusCode::INVALID_ARGUMENT, e);
-            case ENOENT:  // the pool went away in between
-                return grpc_error(StatusCode::INVALID_ARGUMENT, e);
-            case EEXIST:  // the name is a snapshot, or an object of another pool
-                return grpc_error(StatusCode::ALREADY_EXISTS, e);
-            default:
-                return grpc_error(StatusCode::INTERNAL, e);
-        }
+        // ENOENT: the pool went away in between; EEXIST: the name is a snapshot, or an object
+        // of another pool.
+        return internal_unless(e, {{ENOSPC, StatusCode::RESOURCE_EXHAUSTED},
+                                   {EINVAL, StatusCode::INVALID_ARGUMENT},
+                                   {ENOENT, StatusCode::INVALID_ARGUMENT},
+                                   {EEXIST, StatusCode::ALREADY_EXISTS}});
     }
     to_proto(*made, _ctx.shares(), rep);
     if (protocol) {
@@ -126,8 +120,7 @@ grpc::Status MayastorService::DestroyReplica(grpc::ServerContext*, const mayasto
     }
     Status s = _ctx.on_reactor([name] { return pools().destroy_replica(name); });
     if (!s) {
-        return grpc_error(s.error().code == EINVAL ? StatusCode::INVALID_ARGUMENT : StatusCode::INTERNAL,
-                          s.error());
+        return internal_unless(s.error(), {{EINVAL, StatusCode::INVALID_ARGUMENT}});
     }
     log::info("DestroyReplica: replica '{}' destroyed (or did not exist)", name);
     return grpc::Status::OK;

@@ -17,22 +17,9 @@ auto& pools() {
     return lvs::PoolRegistry::instance();
 }
 
-// The codes the extension RPCs share.
+// The codes the extension RPCs share: the table's (no sheet entry fixes others).
 grpc::Status snapshot_error(const Error& e) {
-    switch (e.code) {
-        case ENOENT:
-            return grpc_error(StatusCode::NOT_FOUND, e);
-        case EEXIST:
-            return grpc_error(StatusCode::ALREADY_EXISTS, e);
-        case EINVAL:
-            return grpc_error(StatusCode::INVALID_ARGUMENT, e);
-        case ENOSPC:
-            return grpc_error(StatusCode::RESOURCE_EXHAUSTED, e);
-        case EBUSY:
-            return grpc_error(StatusCode::FAILED_PRECONDITION, e);
-        default:
-            return grpc_error(StatusCode::INTERNAL, e);
-    }
+    return to_grpc(e);
 }
 
 }  // namespace
