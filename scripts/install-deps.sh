@@ -10,9 +10,9 @@ packages=(
     # libraries
     liburing-dev libaio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
     libblkid-dev
-    # nbd:// devices (libnbd); the NBD servers their tests and benchmark run against (nbdkit and
-    # its memory/file plugins and filters, qemu-storage-daemon), and nbdcopy/nbdinfo as a
-    # third-party reader
+    # NBD: libnbd (nbd:// devices; the NBD server tests' client library), nbdinfo/nbdcopy,
+    # nbdkit and qemu-storage-daemon (peer servers to test against and compare with); qemu-img
+    # and qemu-io (qemu-utils, below) and fio's nbd engine are clients too
     libnbd-dev libnbd-bin nbdkit qemu-system-common
     # gRPC management API: C++ runtime and code generators
     libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
@@ -29,9 +29,6 @@ packages=(
     # nvme-tcp host (nvme-cli) and fio check the NVMe-oF/TCP export; busybox/cpio/kmod build its
     # initramfs, iproute2 sets up its network
     qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod iproute2 nvme-cli
-    # NBD server tests: libnbd as the client library, nbdinfo/nbdcopy, qemu-img/qemu-io (qemu-utils),
-    # fio's nbd engine; nbdkit and qemu-storage-daemon as peer servers to compare with
-    libnbd-dev libnbd-bin nbdkit qemu-system-common
 )
 
 missing=()
