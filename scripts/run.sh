@@ -53,6 +53,10 @@ if [[ $uri =~ ^nvmf://([^/:]+):([0-9]+)/(.+)$ ]]; then
     echo "run: the nexus is published at $uri; from a Linux host:"
     echo "run:   nvme connect -t tcp -a ${BASH_REMATCH[1]} -s ${BASH_REMATCH[2]} -n ${BASH_REMATCH[3]}"
 fi
+# The RAM disk over NBD (idempotent): any NBD client reaches it (nbdinfo, qemu-img, nbd-client).
+if nbd=$("$client" -v bdev share malloc0 -p nbd 2>/dev/null | tail -n 1) && [[ $nbd == nbd://* ]]; then
+    echo "run: malloc0 is shared at $nbd; try: nbdinfo $nbd"
+fi
 echo "run: mayastor (pid $pid) runs in the foreground; stop it with Ctrl-C (or: kill -TERM $pid)"
 echo "run: try 'build/tools/mayastor-client/mayastor-client --help'"
 rc=0
