@@ -1,6 +1,7 @@
 #include "core/net.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -249,6 +250,29 @@ Task<Result<Socket>> Listener::accept() {
         set_nodelay(res);
     }
     co_return Socket(res);
+}
+
+std::string first_non_loopback_ipv4() {
+    ifaddrs* list = nullptr;
+    std::string found = "127.0.0.1";
+    if (::getifaddrs(&list) != 0) {
+        return found;
+    }
+    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) {
+            continue;
+        }
+        auto* v4 = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+        if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127) {
+            continue;
+        }
+        char buf[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
+        found = buf;
+        break;
+    }
+    ::freeifaddrs(list);
+    return found;
 }
 
 }  // namespace ms

@@ -16,6 +16,10 @@
 
 namespace ms {
 
+// The first IPv4 address of this machine that is not a loopback one, or "127.0.0.1": what a
+// server advertises in its URIs when it is not told an address.
+std::string first_non_loopback_ipv4();
+
 class Socket {
    public:
     Socket() = default;

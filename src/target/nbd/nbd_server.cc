@@ -4,7 +4,6 @@
 #include "target/nbd/nbd_server.h"
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,30 +31,6 @@ struct NbdServer::Impl {
 };
 
 namespace {
-
-// The NVMe-oF target picks its advertised address the same way (nvmf_target.cc).
-std::string first_ipv4() {
-    ifaddrs* list = nullptr;
-    std::string found = "127.0.0.1";
-    if (::getifaddrs(&list) != 0) {
-        return found;
-    }
-    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) {
-            continue;
-        }
-        auto* v4 = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
-        if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127) {
-            continue;
-        }
-        char buf[INET_ADDRSTRLEN] = {};
-        ::inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
-        found = buf;
-        break;
-    }
-    ::freeifaddrs(list);
-    return found;
-}
 
 Task<void> serve_connection(ServerCore* core, Socket sock, Reactor* target, std::shared_ptr<Export> preset) {
     co_await switch_to(*target);
@@ -138,7 +113,7 @@ Result<std::unique_ptr<NbdServer>> NbdServer::start(Runtime& runtime, NbdServerO
     ServerCore& core = impl->core;
     core.runtime = &runtime;
     core.options = options;
-    core.advertised = options.advertised_address.empty() ? first_ipv4() : options.advertised_address;
+    core.advertised = options.advertised_address.empty() ? first_non_loopback_ipv4() : options.advertised_address;
     auto l = Listener::listen_tcp(options.listen_address, options.port);
     if (!l) {
         return std::unexpected(l.error());

@@ -4,7 +4,6 @@
 #include "target/nvmf/nvmf_target.h"
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -39,29 +38,6 @@ struct NvmfTarget::Impl {
 };
 
 namespace {
-
-std::string first_ipv4() {
-    ifaddrs* list = nullptr;
-    std::string found = "127.0.0.1";
-    if (::getifaddrs(&list) != 0) {
-        return found;
-    }
-    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) {
-            continue;
-        }
-        auto* v4 = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
-        if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127) {
-            continue;
-        }
-        char buf[INET_ADDRSTRLEN] = {};
-        ::inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
-        found = buf;
-        break;
-    }
-    ::freeifaddrs(list);
-    return found;
-}
 
 bool valid_nqn(const std::string& nqn) {
     if (nqn.size() < 5 || nqn.size() > nvme::kNqnMaxLength || !nqn.starts_with("nqn.")) {
@@ -156,7 +132,7 @@ Result<std::unique_ptr<NvmfTarget>> NvmfTarget::start(Runtime& runtime, TargetOp
     TargetCore& core = impl->core;
     core.runtime = &runtime;
     core.options = options;
-    core.advertised = options.advertised_address.empty() ? first_ipv4() : options.advertised_address;
+    core.advertised = options.advertised_address.empty() ? first_non_loopback_ipv4() : options.advertised_address;
     uint16_t want[2] = {options.replica_port, options.nexus_port};
     for (int i = 0; i < 2; ++i) {
         auto l = Listener::listen_tcp(options.listen_address, want[i]);
