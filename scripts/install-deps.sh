@@ -25,6 +25,10 @@ packages=(
     # nvme-tcp host (nvme-cli) and fio check the NVMe-oF/TCP export; busybox/cpio/kmod build its
     # initramfs, iproute2 sets up its network
     qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod iproute2 nvme-cli
+    # the NBD guest tests: the kernel's nbd driver with Debian's nbd-client, ext4 made and checked in
+    # the guest and on the host (debugfs reads files back), nbdcopy (libnbd) reads the export on
+    # the host; peer NBD servers to prove the test against (E2E_NBD_SERVER=qsd|nbdkit)
+    nbd-client e2fsprogs libnbd-bin nbdkit qemu-system-common
 )
 
 missing=()
