@@ -3,7 +3,7 @@
 # runs each of them for its share of SECONDS (default 60, split evenly), starting from its seed
 # corpus in tests/fuzz/corpus/<name>/. New inputs go to build-fuzz/corpus/<name>/, crashes to
 # build-fuzz/. Targets: uri (the URI parser), lvs (the pool metadata loader), nvmf_pdu (the
-# NVMe/TCP PDU codec).
+# NVMe/TCP PDU codec), nbd (the NBD codec: handshake options, requests, replies).
 # Needs a clang that can compile std::expected with libstdc++ 12: clang 19 (Debian 12:
 # clang-19 libclang-rt-19-dev; installed here when missing). Clang 14 cannot.
 # Usage: bash scripts/fuzz.sh [SECONDS]
@@ -50,6 +50,7 @@ targets=(
     "uri uri_fuzz 512 tests/fuzz/uri.dict"
     "lvs lvs_metadata_fuzz 65536 tests/fuzz/lvs.dict"
     "nvmf_pdu nvmf_pdu_fuzz 16384 tests/fuzz/nvmf_pdu.dict"
+    "nbd nbd_codec_fuzz 16384 tests/fuzz/nbd_codec.dict"
 )
 binaries=()
 for t in "${targets[@]}"; do

@@ -30,6 +30,9 @@ packages=(
     # nvme-tcp host (nvme-cli) and fio check the NVMe-oF/TCP export; busybox/cpio/kmod build its
     # initramfs, iproute2 sets up its network
     qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod iproute2 nvme-cli
+    # NBD server tests: libnbd as the client library, nbdinfo/nbdcopy, qemu-img/qemu-io (qemu-utils),
+    # fio's nbd engine; nbdkit and qemu-storage-daemon as peer servers to compare with
+    libnbd-dev libnbd-bin nbdkit qemu-system-common
 )
 
 missing=()

@@ -35,8 +35,8 @@ inline constexpr uint64_t kDefaultClusterSize = 4ull << 20;
 inline constexpr std::size_t kMaxNameLength = 255;
 
 // How a replica is exported; stored with the replica and restored on import. Values are the
-// wire values of the API's ShareProtocolReplica.
-enum class ShareProtocol : uint8_t { None = 0, Nvmf = 1, Iscsi = 2 };
+// wire values of the API's ShareProtocolReplica; Nbd (3) has no value there (BdevRpc.Share over nbd).
+enum class ShareProtocol : uint8_t { None = 0, Nvmf = 1, Iscsi = 2, Nbd = 3 };
 
 struct PoolInfo {
     std::string name;

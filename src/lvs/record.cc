@@ -27,7 +27,7 @@ bool valid_kind(uint8_t k) {
 }
 
 bool valid_share(uint8_t s) {
-    return s <= static_cast<uint8_t>(ShareProtocol::Iscsi);
+    return s <= static_cast<uint8_t>(ShareProtocol::Nbd);
 }
 
 // Snapshot and Clone bodies: the new lvol's identity.

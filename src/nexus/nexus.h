@@ -88,8 +88,6 @@ struct NexusInfo {
     std::vector<ChildInfo> children;
     // Rebuild jobs in the whole process (the API sheet's Nexus.rebuilds).
     uint32_t rebuilds = 0;
-    // URI the nexus is published at; empty when not published (set by the sharing code).
-    std::string device_uri;
 };
 
 struct RebuildOptions {
@@ -160,9 +158,6 @@ class NexusRegistry {
     Result<RebuildStats> rebuild_stats(const Uuid& uuid, const std::string& uri) const;
     // Rebuild jobs in the process.
     uint32_t rebuild_count() const;
-
-    // Sharing code records where the nexus is published (shown in NexusInfo::device_uri).
-    Status set_device_uri(const Uuid& uuid, std::string device_uri);
 
    private:
     NexusRegistry();

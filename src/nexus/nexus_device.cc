@@ -212,7 +212,6 @@ NexusInfo Nexus::info() const {
     info.size = _config.size;
     info.block_size = block_size();
     info.rebuilds = rebuild_jobs_in_process();
-    info.device_uri = _device_uri;
     std::size_t open = 0;
     for (const auto& c : _children) {
         if (c->state() == ChildState::Destroying) {
@@ -232,11 +231,6 @@ NexusInfo Nexus::info() const {
                  : open == info.children.size() ? NexusState::Online
                                                 : NexusState::Degraded;
     return info;
-}
-
-void Nexus::set_device_uri(std::string uri) {
-    std::lock_guard g(_mutex);
-    _device_uri = std::move(uri);
 }
 
 Task<Status> Nexus::close(bool remove_record) {

@@ -58,7 +58,6 @@ class Nexus final : public BlockDevice {
 
     Reactor& home() const { return *_home; }
     NexusInfo info() const;  // any thread
-    void set_device_uri(std::string uri);
 
     // ---- management: on the home reactor, one at a time ------------------------------------
     Task<Result<ChildInfo>> add_child(std::string uri, bool norebuild);
@@ -160,7 +159,6 @@ class Nexus final : public BlockDevice {
     std::vector<LockedRange> _locks;
     std::map<std::string, RebuildEntry, std::less<>> _rebuilds;
     uint64_t _rebuild_ids = 0;  // home reactor only
-    std::string _device_uri;
 
     std::atomic<uint32_t> _io_types{0};
     AsyncMutex _op_lock;  // management calls and fault processing, one at a time

@@ -266,13 +266,4 @@ uint32_t NexusRegistry::rebuild_count() const {
     return rebuild_jobs_in_process();
 }
 
-Status NexusRegistry::set_device_uri(const Uuid& uuid, std::string device_uri) {
-    auto n = _state->find(uuid);
-    if (!n) {
-        return no_nexus(uuid);
-    }
-    n->set_device_uri(std::move(device_uri));
-    return ok();
-}
-
 }  // namespace ms::nexus

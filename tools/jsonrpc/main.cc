@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "api/json_rpc_client.h"
+#include "api/jsonrpc/json_rpc_client.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"jsonrpc: make one JSON-RPC call on the mayastor daemon's socket and print the result."};

@@ -60,7 +60,7 @@ void add_bdev_commands(Cli& cli) {
     });
     share->add_option("name", share_args->name, "bdev name")->required();
     share->add_option("-p,--protocol", share_args->protocol, "the protocol used to share the given bdev")
-        ->check(CLI::IsMember({"nvmf", "iscsi"}))
+        ->check(CLI::IsMember({"nvmf", "iscsi", "nbd"}))
         ->capture_default_str();
 
     auto unshare_name = std::make_shared<std::string>();

@@ -10,11 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "api/api_context.h"
-#include "api/grpc_server.h"
-#include "api/json_rpc_server.h"
-#include "api/nvmf_share.h"
-#include "api/pools_file.h"
+#include "api/grpc/api_context.h"
+#include "api/grpc/grpc_server.h"
+#include "api/jsonrpc/json_rpc_server.h"
+#include "api/ops/share_ops.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
 #include "bdev/nvmf/nvmf_device.h"
@@ -23,8 +22,10 @@
 #include "core/signals.h"
 #include "lvs/lvs.h"
 #include "nexus/nexus.h"
+#include "pools_file.h"
 #include "store/open_store.h"
 #include "target/nvmf/nvmf_target.h"
+#include "target/share_registry.h"
 
 #ifndef MS_VERSION
 #define MS_VERSION "0.0.0"
@@ -101,8 +102,8 @@ Task<void> destroy_api_devices() {
 
 // Runs on reactor 0: devices, pools, the JSON-RPC server. On failure everything made so far is
 // taken down again.
-Task<bool> start_up(const DaemonOptions& o, const std::vector<api::PoolSpec>& pools, uint16_t nvmf_port,
-                    Served& served) {
+Task<bool> start_up(const DaemonOptions& o, const std::vector<PoolSpec>& pools,
+                    const target::ShareRegistry& shares, Served& served) {
     for (const auto& uri : o.devices) {
         auto dev = co_await create_device(uri);
         if (!dev) {
@@ -125,8 +126,7 @@ Task<bool> start_up(const DaemonOptions& o, const std::vector<api::PoolSpec>& po
         }
         served.pools.push_back(fmt::format("{} ({}, {} bytes)", pool->name, pool->disk, pool->capacity));
     }
-    served.json_rpc =
-        std::make_unique<api::JsonRpcServer>(api::jsonrpc::MethodContext{MS_VERSION, o.pod_ip, nvmf_port});
+    served.json_rpc = std::make_unique<api::JsonRpcServer>(api::jsonrpc::MethodContext{MS_VERSION, &shares});
     if (Status s = served.json_rpc->start(o.json_rpc_socket); !s) {
         log::error("cannot serve JSON-RPC: {}", s.error().message);
         served.json_rpc.reset();
@@ -159,10 +159,10 @@ int run_daemon(const DaemonOptions& options) {
     // and the signals are only ever taken from reactor 0's signalfd.
     block_signals(kStopSignals);
 
-    std::unique_ptr<api::PoolsFile> pools_file;
-    std::vector<api::PoolSpec> pools = options.pools;
+    std::unique_ptr<PoolsFile> pools_file;
+    std::vector<PoolSpec> pools = options.pools;
     if (!options.pools_file.empty()) {
-        auto f = api::PoolsFile::open(options.pools_file);
+        auto f = PoolsFile::open(options.pools_file);
         if (!f) {
             log::error("pools file: {}", f.error().message);
             return 1;
@@ -223,27 +223,42 @@ int run_daemon(const DaemonOptions& options) {
         return 1;
     }
     std::unique_ptr<nvmf::NvmfTarget> nvmf_target = std::move(*target);
-    Served served;
-    uint16_t nvmf_port = nvmf_target->replica_port();
-    if (!run_on(r0, [&] { return start_up(options, pools, nvmf_port, served); })) {
+    // Every protocol server plugs into the share registry; the API and the JSON-RPC methods
+    // know only the registry. Unregistered (everything it shares unshared) before the servers go.
+    target::ShareRegistry shares;
+    (void)shares.add_server(*nvmf_target);
+    auto stop_servers = [&] {
+        shares.unshare_all();
+        shares.remove_server(target::kNvmf);
         nvmf_target.reset();
+    };
+    Served served;
+    if (!run_on(r0, [&] { return start_up(options, pools, shares, served); })) {
+        stop_servers();
         runtime->stop();
         log::info("mayastor stopped (exit 1)");
         return 1;
     }
-    // Replicas whose stored share is NVMe-oF are exported again (the share survives a restart).
-    std::size_t reshared = api::restore_replica_shares(*nvmf_target, r0);
+    // Replicas with a stored share are exported again (the share survives a restart).
+    std::size_t reshared = api::restore_replica_shares(shares, r0);
 
     api::ApiOptions api_options;
     api_options.node_name = options.node_name;
     api_options.pod_ip = options.pod_ip;
     api_options.json_rpc_socket = options.json_rpc_socket;
-    api::ApiContext api_ctx(r0, api_options, pools_file.get(), nvmf_target.get());
+    api::PoolHooks pool_hooks;
+    if (pools_file) {
+        pool_hooks.created = [&pools_file](const std::string& name, const std::string& disk) {
+            pools_file->pool_created(name, disk);
+        };
+        pool_hooks.destroyed = [&pools_file](const std::string& name) { pools_file->pool_destroyed(name); };
+    }
+    api::ApiContext api_ctx(r0, api_options, shares, std::move(pool_hooks));
     api::GrpcServer grpc(api_ctx);
     auto port = grpc.start(options.grpc_endpoint.to_string());
     if (!port) {
         log::error("{}", port.error().message);
-        nvmf_target.reset();
+        stop_servers();
         run_on(r0, [&] { return shut_down(served); });
         runtime->stop();
         log::info("mayastor stopped (exit 1)");
@@ -264,8 +279,9 @@ int run_daemon(const DaemonOptions& options) {
         log::error("waiting for SIGTERM/SIGINT failed ({}), shutting down", sig.error().message);
     }
     grpc.stop();
-    // The target first: its subsystems hold replicas and nexuses open.
-    nvmf_target.reset();
+    // The shares first: they hold replicas and nexuses open (and claimed). Replicas keep their
+    // stored shares: the next start exports them again.
+    stop_servers();
     bool destroyed = run_on(r0, [&] { return shut_down(served); });
     runtime->stop();
     int rc = (sig && destroyed) ? 0 : 1;

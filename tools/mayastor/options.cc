@@ -11,9 +11,9 @@
 #include <iostream>
 #include <set>
 
-#include "api/daemon_config.h"
 #include "core/cpu_list.h"
 #include "core/uri.h"
+#include "daemon_config.h"
 
 #ifndef MS_VERSION
 #define MS_VERSION "0.0.0"
@@ -157,6 +157,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     std::string nvmf_address = "0.0.0.0";
     unsigned nvmf_port = 8420;
     unsigned nvmf_nexus_port = 4421;
+    std::string nbd_address = "0.0.0.0";
+    unsigned nbd_port = 10809;
+    std::string nbd_socket;
 
     auto* mask_opt = app.add_option("-m,--reactor-mask", mask,
                                     "Hex mask of the cores to run one reactor each on (default 0x1)")
@@ -221,6 +224,18 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
             ->type_name("PORT")
             ->check(CLI::Range(0u, 65535u))
             ->capture_default_str();
+    auto* nbd_address_opt =
+        app.add_option("--nbd-address", nbd_address, "IPv4 address the NBD server listens on")
+            ->type_name("IP")
+            ->capture_default_str();
+    auto* nbd_port_opt =
+        app.add_option("--nbd-port", nbd_port, "TCP port of the NBD server (0 = any free port)")
+            ->type_name("PORT")
+            ->check(CLI::Range(0u, 65535u))
+            ->capture_default_str();
+    auto* nbd_socket_opt =
+        app.add_option("--nbd-socket", nbd_socket, "Also serve NBD on this Unix socket (default: none)")
+            ->type_name("PATH");
 
     try {
         app.parse(argc, argv);
@@ -242,7 +257,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
     bool use_list = list_opt->count() > 0;
     // The config file fills in what the command line leaves out.
     if (!config_file.empty()) {
-        auto config = api::load_daemon_config(config_file);
+        auto config = load_daemon_config(config_file);
         if (!config) {
             return {std::nullopt, usage_error(config.error().message)};
         }
@@ -289,6 +304,11 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         if (nvmf_nexus_port_opt->count() == 0 && c.nvmf_nexus_port) {
             nvmf_nexus_port = static_cast<unsigned>(*c.nvmf_nexus_port);
         }
+        fill(nbd_address_opt, nbd_address, c.nbd_address);
+        if (nbd_port_opt->count() == 0 && c.nbd_port) {
+            nbd_port = static_cast<unsigned>(*c.nbd_port);
+        }
+        fill(nbd_socket_opt, nbd_socket, c.nbd_socket);
         o.pools = std::move(c.pools);
     }
     o.pools_file = pools_file;
@@ -350,6 +370,19 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::optional<
         return {std::nullopt, usage_error(fmt::format("--nvmf-port and --nvmf-nexus-port are both {}",
                                                       o.nvmf_replica_port))};
     }
+    in_addr nbd_addr{};
+    if (inet_pton(AF_INET, nbd_address.c_str(), &nbd_addr) != 1) {
+        return {std::nullopt,
+                usage_error(fmt::format("--nbd-address: '{}' is not an IPv4 address", nbd_address))};
+    }
+    o.nbd_address = nbd_address;
+    o.nbd_port = static_cast<uint16_t>(nbd_port);
+    if (!nbd_socket.empty()) {
+        if (Status s = check_socket_path(nbd_socket); !s) {
+            return {std::nullopt, usage_error(fmt::format("--nbd-socket: {}", s.error().message))};
+        }
+    }
+    o.nbd_socket = nbd_socket;
     if (env_pod_ip) {
         in_addr addr{};
         if (inet_pton(AF_INET, env_pod_ip->c_str(), &addr) != 1) {

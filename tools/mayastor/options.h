@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "api/pools_file.h"
 #include "core/status.h"
+#include "pools_file.h"
 #include "store/open_store.h"
 
 namespace ms::daemon {
@@ -43,7 +43,7 @@ struct DaemonOptions {
     std::optional<Endpoint> store_endpoint;
     std::string store_dir{store::kDefaultStoreDir};
     // Pools of the config file (-y) to create or import at start, before the pools file's.
-    std::vector<api::PoolSpec> pools;
+    std::vector<PoolSpec> pools;
     // -P: the pools file, rewritten when a pool is created or destroyed over the API.
     std::string pools_file;
     // The IP placed in URIs the API returns: env MY_POD_IP (IPv4), else 127.0.0.1. Also the
@@ -53,6 +53,9 @@ struct DaemonOptions {
     std::string nvmf_address = "0.0.0.0";
     uint16_t nvmf_replica_port = 8420;
     uint16_t nvmf_nexus_port = 4421;
+    std::string nbd_address = "0.0.0.0";
+    uint16_t nbd_port = 10809;
+    std::string nbd_socket;  // empty: no Unix socket
 };
 
 // What the command line asks for: run with `options`, or exit at once with `exit_code` (0 after

@@ -400,7 +400,7 @@ Status NvmfTarget::set_allowed_hosts(const std::string& nqn, std::vector<std::st
     return ok();
 }
 
-std::vector<SubsystemInfo> NvmfTarget::list() const {
+std::vector<SubsystemInfo> NvmfTarget::subsystems() const {
     std::vector<std::shared_ptr<Subsystem>> subs;
     {
         std::lock_guard lk(_impl->core.mu);
@@ -428,6 +428,69 @@ std::vector<SubsystemInfo> NvmfTarget::list() const {
         out.push_back(std::move(info));
     }
     return out;
+}
+
+Result<std::string> NvmfTarget::share(target::ShareRequest req) {
+    if (req.options.local_device) {
+        return errorf(ENOTSUP,
+                      "NVMe-oF cannot attach a device to this machine's kernel (no local nvme-tcp host)");
+    }
+    SubsystemSpec spec;
+    spec.device = std::move(req.device);
+    spec.claim_owner = std::move(req.claim_owner);
+    spec.allowed_hosts = std::move(req.options.allowed_hosts);
+    spec.hooks.create_snapshot = std::move(req.options.create_snapshot);
+    auto nqn = add_subsystem(std::move(spec));
+    if (!nqn) {
+        return std::unexpected(nqn.error());
+    }
+    return uri_for(*nqn);
+}
+
+Status NvmfTarget::unshare(const std::string& device_name) {
+    return remove_subsystem(nqn_for(device_name));
+}
+
+std::vector<target::ShareInfo> NvmfTarget::list() const {
+    std::vector<target::ShareInfo> out;
+    for (auto& s : subsystems()) {
+        if (s.namespaces.empty() || s.nqn != nqn_for(s.namespaces[0].device_name)) {
+            continue;  // not made by share() (a test's own subsystem)
+        }
+        out.push_back(target::ShareInfo{std::string(target::kNvmf), s.namespaces[0].device_name,
+                                        uri_for(s.nqn), s.allowed_hosts, false});
+    }
+    return out;
+}
+
+Result<target::PathState> NvmfTarget::path_state(const std::string& device_name) const {
+    auto state = ana_state(nqn_for(device_name));
+    if (!state) {
+        return std::unexpected(state.error());
+    }
+    switch (*state) {
+        case nvme::AnaState::Optimized:
+            return target::PathState::Optimized;
+        case nvme::AnaState::NonOptimized:
+            return target::PathState::NonOptimized;
+        default:
+            return target::PathState::Inaccessible;
+    }
+}
+
+Status NvmfTarget::set_path_state(const std::string& device_name, target::PathState state) {
+    nvme::AnaState ana = nvme::AnaState::Optimized;
+    switch (state) {
+        case target::PathState::Optimized:
+            break;
+        case target::PathState::NonOptimized:
+            ana = nvme::AnaState::NonOptimized;
+            break;
+        case target::PathState::Inaccessible:
+            ana = nvme::AnaState::Inaccessible;
+            break;
+    }
+    return set_ana_state(nqn_for(device_name), ana);
 }
 
 }  // namespace ms::nvmf

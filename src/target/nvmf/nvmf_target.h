@@ -17,6 +17,7 @@
 #include "core/runtime.h"
 #include "core/status.h"
 #include "nvme/spec.h"
+#include "target/share_server.h"
 
 namespace ms::nvmf {
 
@@ -43,7 +44,7 @@ struct SubsystemHooks {
 };
 
 struct SubsystemSpec {
-    std::string nqn;  // empty = nqn_for(device->name())
+    std::string nqn;                      // empty = nqn_for(device->name())
     std::shared_ptr<BlockDevice> device;  // namespace 1; opened read-write by the target
     // Host NQNs allowed to connect; empty = any host.
     std::vector<std::string> allowed_hosts;
@@ -79,12 +80,15 @@ struct SubsystemInfo {
 // nqn.2019-05.io.openebs:<name>
 std::string nqn_for(std::string_view device_name);
 
-class NvmfTarget {
+// The NVMe-oF share server (target::ShareServer): a shared device gets subsystem
+// nqn_for(<device name>) with the device as namespace 1, reached at uri_for(nqn); path states
+// are the subsystem's ANA state.
+class NvmfTarget final : public target::ShareServer {
    public:
     // Binds both ports (EADDRINUSE etc. as errors) and starts accepting on `runtime`'s reactors.
     static Result<std::unique_ptr<NvmfTarget>> start(Runtime& runtime, TargetOptions options);
     // Stops accepting, closes every connection, closes every subsystem's descriptors. Waits.
-    ~NvmfTarget();
+    ~NvmfTarget() override;
 
     uint16_t replica_port() const;
     uint16_t nexus_port() const;
@@ -113,7 +117,15 @@ class NvmfTarget {
 
     Status set_allowed_hosts(const std::string& nqn, std::vector<std::string> hosts);
 
-    std::vector<SubsystemInfo> list() const;
+    std::vector<SubsystemInfo> subsystems() const;
+
+    // target::ShareServer.
+    std::string_view protocol() const override { return target::kNvmf; }
+    Result<std::string> share(target::ShareRequest req) override;
+    Status unshare(const std::string& device_name) override;
+    std::vector<target::ShareInfo> list() const override;
+    Result<target::PathState> path_state(const std::string& device_name) const override;
+    Status set_path_state(const std::string& device_name, target::PathState state) override;
 
    private:
     struct Impl;

@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 
-#include "api/api_context.h"
-#include "api/grpc_server.h"
-#include "api/json_rpc_client.h"
-#include "api/json_rpc_server.h"
+#include "api/grpc/api_context.h"
+#include "api/grpc/grpc_server.h"
+#include "api/jsonrpc/json_rpc_client.h"
+#include "api/jsonrpc/json_rpc_server.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
 #include "bdev/nvmf/nvmf_device.h"
@@ -28,6 +28,7 @@
 #include "mayastor.grpc.pb.h"
 #include "nexus/nexus.h"
 #include "target/nvmf/nvmf_target.h"
+#include "target/share_registry.h"
 
 namespace ms::api::test {
 
@@ -54,7 +55,7 @@ class ApiFixture : public ::testing::Test {
     void SetUp() override { start(); }
     void TearDown() override { stop(); }
 
-    void start(PoolsFile* pools_file = nullptr, bool with_target = true) {
+    void start(PoolHooks pool_hooks = {}, bool with_target = true) {
         _runtime.emplace(RuntimeOptions{});
         nvmf_host::register_nvmf_device_factory();
         if (with_target) {
@@ -66,16 +67,17 @@ class ApiFixture : public ::testing::Test {
             auto t = nvmf::NvmfTarget::start(*_runtime, to);
             ASSERT_TRUE(t) << t.error().message;
             _target = std::move(*t);
+            ASSERT_TRUE(_shares.add_server(*_target));
         }
         _socket = _dir.file("json.sock");
-        _json_rpc = std::make_unique<JsonRpcServer>(jsonrpc::MethodContext{"1.2.3-test", "10.1.2.3"});
+        _json_rpc = std::make_unique<JsonRpcServer>(jsonrpc::MethodContext{"1.2.3-test", &_shares});
         Status s = run_on(reactor(), [this]() -> Task<Status> { co_return _json_rpc->start(_socket); });
         ASSERT_TRUE(s) << s.error().message;
         ApiOptions o;
         o.node_name = "test-node";
         o.pod_ip = "10.1.2.3";
         o.json_rpc_socket = _socket;
-        _ctx = std::make_unique<ApiContext>(reactor(), o, pools_file, _target.get());
+        _ctx = std::make_unique<ApiContext>(reactor(), o, _shares, std::move(pool_hooks));
         _grpc = std::make_unique<GrpcServer>(*_ctx);
         auto port = _grpc->start("127.0.0.1:0");
         ASSERT_TRUE(port) << port.error().message;
@@ -99,7 +101,10 @@ class ApiFixture : public ::testing::Test {
         }
         _grpc.reset();
         _ctx.reset();
-        _target.reset();  // its subsystems hold replicas and nexuses open
+        // The shares hold replicas and nexuses open (and claimed).
+        _shares.unshare_all();
+        _shares.remove_server(target::kNvmf);
+        _target.reset();
         run_on(reactor(), [this]() -> Task<void> {
             if (_json_rpc) {
                 co_await _json_rpc->stop();
@@ -142,6 +147,7 @@ class ApiFixture : public ::testing::Test {
     std::string _socket;
     std::unique_ptr<JsonRpcServer> _json_rpc;
     std::unique_ptr<nvmf::NvmfTarget> _target;
+    target::ShareRegistry _shares;
     std::unique_ptr<ApiContext> _ctx;
     std::unique_ptr<GrpcServer> _grpc;
     uint16_t _port = 0;

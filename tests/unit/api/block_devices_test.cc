@@ -1,5 +1,5 @@
 // ListBlockDevices on a fake sysfs tree: naming, order, the "available" filter.
-#include "api/block_devices.h"
+#include "api/grpc/block_devices.h"
 
 #include <gtest/gtest.h>
 

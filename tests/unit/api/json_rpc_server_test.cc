@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "api/base64.h"
+#include "api/jsonrpc/base64.h"
 #include "api_test_util.h"
 
 namespace ms::api::test {
@@ -252,7 +252,7 @@ TEST_F(JsonRpcServerTest, StopsWithClientsConnected) {
 }
 
 TEST_F(JsonRpcServerTest, RefusesASocketInUseAndReplacesAStaleOne) {
-    JsonRpcServer second(jsonrpc::MethodContext{"x", "127.0.0.1"});
+    JsonRpcServer second(jsonrpc::MethodContext{"x"});
     Status s = run_on(reactor(), [&]() -> Task<Status> { co_return second.start(_socket); });
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, EADDRINUSE);

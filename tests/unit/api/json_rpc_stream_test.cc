@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "api/json_rpc.h"
+#include "api/jsonrpc/json_rpc.h"
 
 namespace ms::api::jsonrpc {
 namespace {

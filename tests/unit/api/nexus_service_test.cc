@@ -170,7 +170,8 @@ TEST_F(NexusServiceTest, OverReplicas) {
 
 // Publishing over NBD and iSCSI is not implemented; the request's checks come first. NVMe-oF:
 // nvmf_share_test.cc.
-TEST_F(NexusServiceTest, NbdAndIscsiAreUnimplementedAfterTheChecks) {
+// This fixture runs no NBD and no iSCSI server.
+TEST_F(NexusServiceTest, ProtocolsWithoutAServerAreUnimplementedAfterTheChecks) {
     ASSERT_TRUE(create(kNexus1, 8 * kMiB, {kM1}).first.ok());
     mayastor::PublishNexusRequest publish;
     publish.set_uuid("bad");
@@ -185,11 +186,11 @@ TEST_F(NexusServiceTest, NbdAndIscsiAreUnimplementedAfterTheChecks) {
     publish.set_key("0123456789abcdef");
     auto [ps, pr] = call(&Stub::PublishNexus, *_mayastor, publish);
     EXPECT_EQ(ps.error_code(), StatusCode::UNIMPLEMENTED);
-    EXPECT_NE(ps.error_message().find("NBD"), std::string::npos) << ps.error_message();
+    EXPECT_NE(ps.error_message().find("no nbd server"), std::string::npos) << ps.error_message();
     publish.set_share(mayastor::NEXUS_ISCSI);
     auto [is, ir] = call(&Stub::PublishNexus, *_mayastor, publish);
     EXPECT_EQ(is.error_code(), StatusCode::UNIMPLEMENTED);
-    EXPECT_NE(is.error_message().find("iSCSI"), std::string::npos) << is.error_message();
+    EXPECT_NE(is.error_message().find("no iscsi server"), std::string::npos) << is.error_message();
     EXPECT_EQ(get(kNexus1).device_uri(), "");
 
     mayastor::CreateSnapshotRequest snap;

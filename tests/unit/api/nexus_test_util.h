@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "api/bdev_calls.h"
+#include "api/ops/bdev_ops.h"
 #include "api_test_util.h"
 
 namespace ms::api::test {

@@ -1,5 +1,5 @@
 // Mayastor pool RPCs through the real gRPC C++ client, on malloc:// disks: status codes and
-// idempotency as the fact sheet fixes them, and the pools file kept up to date.
+// idempotency as the fact sheet fixes them (the pools file: tests/unit/daemon).
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -128,45 +128,6 @@ TEST_F(PoolServiceTest, ConcurrentCallsAreSerialized) {
     }
     EXPECT_EQ(good, 2 * kPools);
     EXPECT_EQ(list().pools_size(), kPools);
-}
-
-class PoolsFileTest : public PoolServiceTest {
-   protected:
-    void SetUp() override {
-        auto f = PoolsFile::open(_dir.file("pools.yaml"));
-        ASSERT_TRUE(f) << f.error().message;
-        _pools_file = std::move(*f);
-        start(_pools_file.get());
-    }
-    std::vector<PoolSpec> on_disk() {
-        auto f = PoolsFile::open(_dir.file("pools.yaml"));
-        EXPECT_TRUE(f);
-        return f ? (*f)->pools() : std::vector<PoolSpec>{};
-    }
-    std::unique_ptr<PoolsFile> _pools_file;
-};
-
-TEST_F(PoolsFileTest, RecordsCreatedAndDestroyedPools) {
-    auto [s1, p1] = create("p1", {"malloc:///d1?size_mb=64"});
-    ASSERT_TRUE(s1.ok());
-    auto [s2, p2] = create("p2", {"malloc:///d2?size_mb=64"});
-    ASSERT_TRUE(s2.ok());
-    // As the pools report their disks: with the base device's uuid, so that it stays the same.
-    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p1", {p1.disks(0)}}, {"p2", {p2.disks(0)}}}));
-    // A failed create records nothing.
-    EXPECT_FALSE(create("p3", {"nope:///x"}).first.ok());
-    ASSERT_TRUE(destroy("p1").ok());
-    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p2", {p2.disks(0)}}}));
-}
-
-TEST_F(PoolsFileTest, RecordsBarePathsAsAbsoluteUris) {
-    std::string path = _dir.file("disk.img");
-    { std::ofstream f(path); }
-    std::filesystem::resize_file(path, 64 << 20);
-    auto [s, pool] = create("p1", {path});
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(pool.disks(0).rfind("aio://" + path + "?uuid=", 0), 0u) << pool.disks(0);
-    EXPECT_EQ(on_disk(), (std::vector<PoolSpec>{{"p1", {pool.disks(0)}}}));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The extension RPCs: replica snapshots and clones.
-#include "api/base64.h"
+#include "api/jsonrpc/base64.h"
 #include "api_test_util.h"
 
 namespace ms::api::test {

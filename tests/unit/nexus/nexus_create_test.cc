@@ -26,7 +26,6 @@ TEST_F(NexusCreateTest, CreateListGetDestroy) {
         EXPECT_EQ(c.rebuild_progress, -1);
     }
     EXPECT_EQ(made->rebuilds, 0u);
-    EXPECT_EQ(made->device_uri, "");
 
     // The nexus is a device: geometry, uuid, claims on its children.
     auto dev = DeviceRegistry::instance().lookup("nexus-a");
@@ -43,8 +42,6 @@ TEST_F(NexusCreateTest, CreateListGetDestroy) {
     EXPECT_EQ(listed[0].uuid, u);
     EXPECT_TRUE(is_ok(nexuses().get(u)));
     EXPECT_TRUE(fails_with(nexuses().get(Uuid::generate()), ENOENT));
-    EXPECT_TRUE(is_ok(nexuses().set_device_uri(u, "nvmf://x")));
-    EXPECT_EQ(info(u).device_uri, "nvmf://x");
 
     // Idempotent: the same uuid returns the nexus as it is (other arguments ignored).
     auto again = create_nexus(_rt, "nexus-a", 4 * MiB, u, {a}, 1);
