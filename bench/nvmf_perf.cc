@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bdev/all_devices.h"
 #include "bdev/descriptor.h"
 #include "bdev/device_factory.h"
 #include "bdev/nvmf/nvmf_device.h"
@@ -262,7 +263,7 @@ void run_all(Runtime& target_rt, Runtime& host_rt, const Options& o) {
     const std::string nvmf_uri = "nvmf://127.0.0.1:" + std::to_string(target->replica_port()) + "/" + nqn +
                                  (o.digests ? "?hdgst=true&ddgst=true" : "");
 
-    nvmf_host::register_nvmf_device_factory();
+    register_all_device_factories();
     auto remote = check(make_device(hr, nvmf_uri), "create " + nvmf_uri);
     {
         auto base_desc = check(Descriptor::open(baseline, OpenMode::ReadWrite), "open the baseline");

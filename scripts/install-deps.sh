@@ -10,6 +10,10 @@ packages=(
     # libraries
     liburing-dev libaio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
     libblkid-dev
+    # nbd:// devices (libnbd); the NBD servers their tests and benchmark run against (nbdkit and
+    # its memory/file plugins and filters, qemu-storage-daemon), and nbdcopy/nbdinfo as a
+    # third-party reader
+    libnbd-dev libnbd-bin nbdkit qemu-system-common
     # gRPC management API: C++ runtime and code generators
     libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
     # tests; fuzzers (clang 19 and its libFuzzer/sanitizer runtimes: clang 14 cannot compile

@@ -58,7 +58,7 @@ free_port() {
 # machine start slowly).
 start_daemon() {
     start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/store" --nvmf-port 0 \
-        --nvmf-nexus-port 0 "$@"
+        --nvmf-nexus-port 0 --nbd-port 0 "$@"
 }
 
 start_daemon_raw() {
@@ -122,8 +122,9 @@ expect_usage_error() {
     shift
     # Free NVMe-oF ports (the target starts before devices and pools are made), unless the case
     # names its own.
-    local nvmf=(--nvmf-port 0 --nvmf-nexus-port 0)
-    [[ " $* " == *" --nvmf-port "* ]] && nvmf=()
+    local nvmf=(--nvmf-port 0 --nvmf-nexus-port 0 --nbd-port 0)
+    [[ " $* " == *" --nvmf-port "* ]] && nvmf=(--nbd-port 0)
+    [[ " $* " == *" --nbd-port "* ]] && nvmf=(--nvmf-port 0 --nvmf-nexus-port 0)
     timeout 10 "$bin" "$@" "${nvmf[@]}" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
     [[ $rc -eq 1 ]] || fail "'mayastor $*' exited with $rc (expected 1)"
     grep -q -E -- "$want" "$tmp/stderr" || fail "'mayastor $*': stderr does not match '$want'"
@@ -147,16 +148,26 @@ case_bad_options() {
     expect_usage_error "--nvmf-address: 'x' is not an IPv4 address" --nvmf-address x
     expect_usage_error "--nvmf-port and --nvmf-nexus-port are both 9999" --nvmf-port 9999 --nvmf-nexus-port 9999
     # A port the target cannot bind (taken by a running daemon) stops the start.
-    local busy rc=0
+    local busy busy_nbd rc=0
     busy=$(free_port)
+    busy_nbd=$(free_port)
     start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/store" --nvmf-port "$busy" \
-        --nvmf-nexus-port 0
+        --nvmf-nexus-port 0 --nbd-port "$busy_nbd"
     timeout 10 "$bin" -g "127.0.0.1:$(free_port)" -r "$tmp/other.sock" --store-dir "$tmp/store2" \
-        --nvmf-port "$busy" --nvmf-nexus-port 0 >"$tmp/stdout" 2>"$tmp/busy.stderr" || rc=$?
+        --nvmf-port "$busy" --nvmf-nexus-port 0 --nbd-port 0 >"$tmp/stdout" 2>"$tmp/busy.stderr" || rc=$?
     [[ $rc -eq 1 ]] || fail "a second daemon on NVMe-oF port $busy exited with $rc (expected 1)"
     grep -q -E "cannot start the NVMe-oF target on 0.0.0.0 \(ports $busy and 0\): .*in use" "$tmp/busy.stderr" ||
         fail "no clear message for a busy NVMe-oF port: $(cat "$tmp/busy.stderr")"
     echo "ok: busy NVMe-oF port -> exit 1: $(grep 'NVMe-oF target' "$tmp/busy.stderr")"
+    # The same for the NBD server's port (the running daemon serves NBD on $busy_nbd).
+    rc=0
+    timeout 10 "$bin" -g "127.0.0.1:$(free_port)" -r "$tmp/other.sock" --store-dir "$tmp/store2" \
+        --nvmf-port 0 --nvmf-nexus-port 0 --nbd-port "$busy_nbd" >"$tmp/stdout" 2>"$tmp/busy.stderr" || rc=$?
+    [[ $rc -eq 1 ]] || fail "a second daemon on NBD port $busy_nbd exited with $rc (expected 1)"
+    grep -q -E "cannot start the NBD server on 0.0.0.0 port $busy_nbd: .*in use" "$tmp/busy.stderr" ||
+        fail "no clear message for a busy NBD port: $(cat "$tmp/busy.stderr")"
+    echo "ok: busy NBD port -> exit 1: $(grep 'NBD server' "$tmp/busy.stderr")"
+    expect_usage_error "--nbd-address: 'y' is not an IPv4 address" --nbd-address y
     stop_daemon TERM
 
     local rc=0
@@ -195,6 +206,8 @@ store_dir: $tmp/config-store
 nvmf_address: "127.0.0.1"
 nvmf_replica_port: 0
 nvmf_nexus_port: 0
+nbd_address: "127.0.0.1"
+nbd_port: 0
 devices: ["malloc:///m0?size_mb=16"]
 pools_file: $tmp/pools.yaml
 pools:
@@ -211,6 +224,8 @@ EOF
     grep -q "gRPC on 127.0.0.1:$port" "$tmp/stderr" || fail "gRPC endpoint from the config file not used"
     grep -q "store: file:$tmp/config-store" "$tmp/stderr" || fail "store_dir from the config file not used"
     grep -q "NVMe-oF/TCP on 127.0.0.1 ports" "$tmp/stderr" || fail "nvmf_address from the config file not used"
+    grep -q "NBD on 127.0.0.1:" "$tmp/stderr" || fail "nbd_address from the config file not used"
+    grep -q "NBD on 127.0.0.1:10809 " "$tmp/stderr" && fail "nbd_port from the config file not used"
     grep -q "NVMe-oF/TCP on 127.0.0.1 ports 8420 " "$tmp/stderr" && fail "nvmf_replica_port from the config file not used"
     grep -q 'pools: mpool (' "$tmp/stderr" || fail "config pool not created"
     grep -q 'fpool (uring://' "$tmp/stderr" || fail "pools-file pool not created"
@@ -241,7 +256,7 @@ EOF
 
 case_store() {
     local port
-    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/a/b/store" --nvmf-port 0 --nvmf-nexus-port 0
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" --store-dir "$tmp/a/b/store" --nvmf-port 0 --nvmf-nexus-port 0 --nbd-port 0
     grep -q "store: file:$tmp/a/b/store" "$tmp/stderr" || fail "no 'store: file:' line"
     [[ $(stat -c %a "$tmp/a/b/store") == 700 ]] || fail "the store directory is not 0700"
     stop_daemon TERM
@@ -273,7 +288,7 @@ case_store() {
         kill -0 "$etcd_pid" 2>/dev/null || fail "etcd exited: $(tail -n 5 "$tmp/etcd.log")"
         sleep 0.1
     done
-    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" -p "127.0.0.1:$client" --nvmf-port 0 --nvmf-nexus-port 0
+    start_daemon_raw -g "127.0.0.1:$(free_port)" -r "$sock" -p "127.0.0.1:$client" --nvmf-port 0 --nvmf-nexus-port 0 --nbd-port 0
     grep -q "store: etcd:127.0.0.1:$client" "$tmp/stderr" || fail "no 'store: etcd:' line"
     stop_daemon TERM
     kill -TERM "$etcd_pid"

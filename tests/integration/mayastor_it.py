@@ -136,6 +136,7 @@ class Daemon:
         # NVMe-oF/TCP ports of its own, kept across restarts (URIs of shared replicas stay valid).
         self.nvmf_port = free_port()
         self.nvmf_nexus_port = free_port()
+        self.nbd_port = free_port()
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -152,6 +153,8 @@ class Daemon:
         if "--nvmf-port" not in self.extra_args:
             a += ["--nvmf-address", "127.0.0.1", "--nvmf-port", str(self.nvmf_port),
                   "--nvmf-nexus-port", str(self.nvmf_nexus_port)]
+        if "--nbd-port" not in self.extra_args:
+            a += ["--nbd-address", "127.0.0.1", "--nbd-port", str(self.nbd_port)]
         return a + self.extra_args
 
     def start(self, timeout=30):

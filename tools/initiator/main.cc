@@ -14,6 +14,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "bdev/all_devices.h"
 #include "bdev/descriptor.h"
 #include "bdev/device_factory.h"
 #include "bdev/nvmf/nvmf_device.h"
@@ -159,7 +160,7 @@ Task<Status> act(const Args& a, BlockDevice& dev) {
 
 Task<Status> run(Args a) {
     register_builtin_device_factories();
-    nvmf_host::register_nvmf_device_factory();
+    register_all_device_factories();
     auto dev = co_await create_device(a.uri);
     if (!dev) {
         co_return std::unexpected(dev.error());

@@ -14,8 +14,10 @@
 #include "api/grpc/grpc_server.h"
 #include "api/jsonrpc/json_rpc_server.h"
 #include "api/ops/share_ops.h"
+#include "bdev/all_devices.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
+#include "bdev/nbd/nbd_device.h"
 #include "bdev/nvmf/nvmf_device.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -24,6 +26,7 @@
 #include "nexus/nexus.h"
 #include "pools_file.h"
 #include "store/open_store.h"
+#include "target/nbd/nbd_server.h"
 #include "target/nvmf/nvmf_target.h"
 #include "target/share_registry.h"
 
@@ -205,8 +208,8 @@ int run_daemon(const DaemonOptions& options) {
         return 1;
     }
     Reactor& r0 = runtime->reactor(0);
-    // nvmf:// children and devices (our NVMe-oF host).
-    nvmf_host::register_nvmf_device_factory();
+    // Every device scheme: nvmf:// (our NVMe-oF host) and nbd:// children among them.
+    register_all_device_factories();
     // The NVMe-oF target listens before pools are imported: their shared replicas are exported
     // again right after. A port that cannot be bound stops the start.
     nvmf::TargetOptions target_options;
@@ -223,13 +226,35 @@ int run_daemon(const DaemonOptions& options) {
         return 1;
     }
     std::unique_ptr<nvmf::NvmfTarget> nvmf_target = std::move(*target);
+    // The NBD server: nbd://IP:PORT/NAME exports (BdevRpc.Share "nbd") and nexuses published
+    // over NBD as this machine's /dev/nbdN.
+    nbd::NbdServerOptions nbd_options;
+    nbd_options.listen_address = options.nbd_address;
+    nbd_options.port = options.nbd_port;
+    nbd_options.unix_socket = options.nbd_socket;
+    nbd_options.advertised_address = options.pod_ip;
+    auto nbd = nbd::NbdServer::start(*runtime, nbd_options);
+    if (!nbd) {
+        log::error("cannot start the NBD server on {} port {}{}: {}", options.nbd_address, options.nbd_port,
+                   options.nbd_socket.empty() ? "" : " and socket " + options.nbd_socket,
+                   nbd.error().message);
+        nvmf_target.reset();
+        runtime->stop();
+        log::info("mayastor stopped (exit 1)");
+        return 1;
+    }
+    std::unique_ptr<nbd::NbdServer> nbd_server = std::move(*nbd);
     // Every protocol server plugs into the share registry; the API and the JSON-RPC methods
     // know only the registry. Unregistered (everything it shares unshared) before the servers go.
     target::ShareRegistry shares;
     (void)shares.add_server(*nvmf_target);
+    (void)shares.add_server(*nbd_server);
     auto stop_servers = [&] {
         shares.unshare_all();
-        shares.remove_server(target::kNvmf);
+        for (const auto& p : shares.protocols()) {
+            shares.remove_server(p);
+        }
+        nbd_server.reset();
         nvmf_target.reset();
     };
     Served served;
@@ -267,10 +292,11 @@ int run_daemon(const DaemonOptions& options) {
 
     log::info(
         "mayastor ready: node {}, {} reactor(s) on cores {}, devices: {}, pools: {}, gRPC on {}:{}, "
-        "JSON-RPC on {}, NVMe-oF/TCP on {} ports {} and {} ({} replica(s) shared)",
+        "JSON-RPC on {}, NVMe-oF/TCP on {} ports {} and {}, NBD on {}:{}{} ({} replica(s) shared)",
         options.node_name, options.cores.size(), fmt::join(options.cores, ","), join(served.described),
         join(served.pools), options.grpc_endpoint.host, *port, options.json_rpc_socket, options.nvmf_address,
-        nvmf_target->replica_port(), nvmf_target->nexus_port(), reshared);
+        nvmf_target->replica_port(), nvmf_target->nexus_port(), options.nbd_address, nbd_server->port(),
+        options.nbd_socket.empty() ? "" : " and " + options.nbd_socket, reshared);
 
     auto sig = run_on(r0, [] { return wait_for_signal(kStopSignals); });
     if (sig) {

@@ -12,7 +12,10 @@
 #include <random>
 #include <thread>
 
+#include "bdev/all_devices.h"
 #include "bdev/device_factory.h"
+#include "bdev/nbd/nbd_device.h"
+#include "bdev/nvmf/nvmf_device.h"
 #include "core/cpu_list.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -110,7 +113,8 @@ Status make_pools_and_replicas(Reactor& r, const Options& o, std::vector<std::st
         if (!p) {
             return std::unexpected(p.error());
         }
-        auto info = run_on(r, [&p] { return lvs::PoolRegistry::instance().create_or_import(p->name, p->disk); });
+        auto info =
+            run_on(r, [&p] { return lvs::PoolRegistry::instance().create_or_import(p->name, p->disk); });
         if (!info) {
             return errorf(info.error().code, "pool '{}' on '{}': {}", p->name, p->disk, info.error().message);
         }
@@ -120,8 +124,9 @@ Status make_pools_and_replicas(Reactor& r, const Options& o, std::vector<std::st
         if (!a) {
             return std::unexpected(a.error());
         }
-        auto info = run_on(
-            r, [&a] { return lvs::PoolRegistry::instance().create_replica(a->pool, a->name, a->size, a->thin); });
+        auto info = run_on(r, [&a] {
+            return lvs::PoolRegistry::instance().create_replica(a->pool, a->name, a->size, a->thin);
+        });
         if (!info) {
             return errorf(info.error().code, "replica '{}': {}", text, info.error().message);
         }
@@ -215,6 +220,8 @@ int run(const Options& o) {
         return usage_error(cpus.error().message);
     }
     log::init("warn");
+    // The schemes outside ms_bdev: -u takes every device URI.
+    register_all_device_factories();
 
     RuntimeOptions ro;
     ro.cpus = *cpus;
@@ -251,7 +258,8 @@ int run(const Options& o) {
             }
         }
         for (const auto& name : made_replicas) {
-            if (Status s = run_on(first, [&name] { return lvs::PoolRegistry::instance().destroy_replica(name); });
+            if (Status s =
+                    run_on(first, [&name] { return lvs::PoolRegistry::instance().destroy_replica(name); });
                 !s) {
                 log::warn("cannot destroy replica '{}': {}", name, s.error().to_string());
             }
@@ -349,7 +357,7 @@ int main(int argc, char** argv) {
     app.add_option(
            "-u,--uri", o.uris,
            "device URI, repeatable: malloc:///m0?size_mb=1024, null:///n0?size_mb=1024, uring:///path, "
-           "aio:///path, ...")
+           "aio:///path, nvmf://host:port/nqn, nbd://host:port/export, nbd+unix:///export?socket=path, ...")
         ->required()
         ->allow_extra_args(false);
     app.add_option("-w,--workload", o.workload, "randread, randwrite, read, write or rw")
@@ -373,8 +381,9 @@ int main(int argc, char** argv) {
     app.add_flag(
         "--prefill", o.prefill,
         "write every device once before the run (real data to read, memory devices fully allocated)");
-    app.add_option("--pool", o.pools,
-                   "NAME=DISK: create (or import) a pool on the device DISK first; repeatable. Exported at exit.");
+    app.add_option(
+        "--pool", o.pools,
+        "NAME=DISK: create (or import) a pool on the device DISK first; repeatable. Exported at exit.");
     app.add_option("--replica", o.replicas,
                    "POOL/NAME:SIZE[:thin]: create a replica first (thick unless :thin), reach it with -u "
                    "bdev:///NAME; destroyed at exit; repeatable");

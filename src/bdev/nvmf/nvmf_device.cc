@@ -715,11 +715,6 @@ DeviceFactory nvmf_device_factory() {
     return f;
 }
 
-void register_nvmf_device_factory() {
-    static std::once_flag once;
-    std::call_once(once, [] { register_device_factory("nvmf", nvmf_device_factory()); });
-}
-
 bool is_nvmf_device(const BlockDevice& dev) {
     return dynamic_cast<const NvmfDevice*>(&dev) != nullptr;
 }

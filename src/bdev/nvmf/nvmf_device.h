@@ -35,8 +35,7 @@ struct NvmfUriSpec {
 };
 Result<NvmfUriSpec> parse_nvmf_uri(const Uri& uri);
 
-// Registers the nvmf:// scheme with the device factory. Idempotent.
-void register_nvmf_device_factory();
+// The nvmf:// scheme (registered by register_all_device_factories, bdev/all_devices.h).
 DeviceFactory nvmf_device_factory();
 
 // Raw admin command on the controller behind an nvmf:// device (`dev` must be one): the

@@ -1,6 +1,7 @@
 // The API served in-process for tests: one reactor, the JSON-RPC server on a socket in a
 // temporary folder, the gRPC server on 127.0.0.1 (a free port), the NVMe-oF target on 127.0.0.1
-// (free ports, advertised as the pod IP 10.1.2.3), and stubs of the real gRPC C++ client. Teardown destroys
+// (free ports, advertised as the pod IP 10.1.2.3), the NBD server on 127.0.0.1 (a free port, the
+// same advertised IP), and stubs of the real gRPC C++ client. Teardown destroys
 // every nexus, pool and device the test left, so tests stay independent (the nexus, device and pool
 // registries are process-wide).
 #pragma once
@@ -20,6 +21,7 @@
 #include "api/grpc/grpc_server.h"
 #include "api/jsonrpc/json_rpc_client.h"
 #include "api/jsonrpc/json_rpc_server.h"
+#include "bdev/all_devices.h"
 #include "bdev/device_factory.h"
 #include "bdev/device_registry.h"
 #include "bdev/nvmf/nvmf_device.h"
@@ -27,6 +29,7 @@
 #include "lvs/lvs.h"
 #include "mayastor.grpc.pb.h"
 #include "nexus/nexus.h"
+#include "target/nbd/nbd_server.h"
 #include "target/nvmf/nvmf_target.h"
 #include "target/share_registry.h"
 
@@ -57,7 +60,7 @@ class ApiFixture : public ::testing::Test {
 
     void start(PoolHooks pool_hooks = {}, bool with_target = true) {
         _runtime.emplace(RuntimeOptions{});
-        nvmf_host::register_nvmf_device_factory();
+        register_all_device_factories();
         if (with_target) {
             nvmf::TargetOptions to;
             to.listen_address = "127.0.0.1";
@@ -68,6 +71,14 @@ class ApiFixture : public ::testing::Test {
             ASSERT_TRUE(t) << t.error().message;
             _target = std::move(*t);
             ASSERT_TRUE(_shares.add_server(*_target));
+            nbd::NbdServerOptions no;
+            no.listen_address = "127.0.0.1";
+            no.advertised_address = "10.1.2.3";
+            no.port = 0;
+            auto n = nbd::NbdServer::start(*_runtime, no);
+            ASSERT_TRUE(n) << n.error().message;
+            _nbd = std::move(*n);
+            ASSERT_TRUE(_shares.add_server(*_nbd));
         }
         _socket = _dir.file("json.sock");
         _json_rpc = std::make_unique<JsonRpcServer>(jsonrpc::MethodContext{"1.2.3-test", &_shares});
@@ -104,6 +115,8 @@ class ApiFixture : public ::testing::Test {
         // The shares hold replicas and nexuses open (and claimed).
         _shares.unshare_all();
         _shares.remove_server(target::kNvmf);
+        _shares.remove_server(target::kNbd);
+        _nbd.reset();
         _target.reset();
         run_on(reactor(), [this]() -> Task<void> {
             if (_json_rpc) {
@@ -147,6 +160,7 @@ class ApiFixture : public ::testing::Test {
     std::string _socket;
     std::unique_ptr<JsonRpcServer> _json_rpc;
     std::unique_ptr<nvmf::NvmfTarget> _target;
+    std::unique_ptr<nbd::NbdServer> _nbd;
     target::ShareRegistry _shares;
     std::unique_ptr<ApiContext> _ctx;
     std::unique_ptr<GrpcServer> _grpc;

@@ -2,6 +2,7 @@
 // (the JSON-RPC bdev_write/bdev_read code), and waiting for a child to reach a state.
 #pragma once
 
+#include <cctype>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -128,6 +129,12 @@ class NexusFixture : public ApiFixture {
         auto r = _ctx->on_reactor([device, offset, length] { return read_bdev(device, offset, length); });
         EXPECT_TRUE(r) << device << ": " << (r ? "" : r.error().message);
         return r ? *r : std::vector<uint8_t>();
+    }
+    static std::string lowercase(std::string s) {
+        for (auto& c : s) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        return s;
     }
     // `length` bytes of a pattern that differs per call of a test (`seed`).
     static std::vector<uint8_t> pattern(uint64_t length, uint8_t seed) {

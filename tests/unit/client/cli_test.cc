@@ -366,8 +366,13 @@ TEST_F(ClientTest, RequestsCarryOnlyTheirFields) {
     EXPECT_TRUE(last<mayastor::AddChildNexusRequest>("AddChildNexus").norebuild());
     auto r = run({"bdev", "share", "m0", "-v"});
     EXPECT_NE(r.out.find("nvmf://127.0.0.1:8420/nqn.2019-05.io.openebs:m0\n"), std::string::npos);
+    {
+        std::lock_guard lock(bdev_.mu_);
+        EXPECT_EQ(bdev_.last_share.proto(), "nvmf");
+    }
+    EXPECT_EQ(run({"bdev", "share", "m0", "-p", "nbd"}).exit, 0);
     std::lock_guard lock(bdev_.mu_);
-    EXPECT_EQ(bdev_.last_share.proto(), "nvmf");
+    EXPECT_EQ(bdev_.last_share.proto(), "nbd");
 }
 
 TEST_F(ClientTest, HelpAndSyntaxErrors) {
@@ -395,7 +400,7 @@ TEST_F(ClientTest, HelpAndSyntaxErrors) {
                                          {"-u", "x", "pool", "list"},
                                          {"-o", "yaml", "pool", "list"},
                                          {"-q", "-v", "pool", "list"},
-                                         {"bdev", "share", "m0", "-p", "nbd"},
+                                         {"bdev", "share", "m0", "-p", "vhost"},
                                          {"nexus", "ana_state", "n1", "change"}}) {
         r = run(bad, false);
         EXPECT_EQ(r.exit, 1) << bad[0] << " " << bad[1];

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "../bdev_test_util.h"
+#include "bdev/all_devices.h"
 #include "bdev/nvmf/nvmf_controllers.h"
 #include "bdev/nvmf/nvmf_device.h"
 #include "core/net.h"
@@ -56,7 +57,7 @@ Task<void> fake_peer(Listener* l, PeerMode mode) {
 class NvmfHostPeer : public ::testing::TestWithParam<PeerMode> {};
 
 TEST_P(NvmfHostPeer, BadTargetFailsCreateCleanly) {
-    nvmf_host::register_nvmf_device_factory();
+    register_all_device_factories();
     Runtime peer_rt(RuntimeOptions{});
     Runtime host_rt(RuntimeOptions{});
     auto l = Listener::listen_tcp("127.0.0.1", 0);
@@ -99,7 +100,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, NvmfHostPeer,
 // A listener whose accept queue is full drops new SYNs: the host's TCP connect must give up
 // after timeout_ms (ETIMEDOUT) instead of waiting for the kernel's SYN retries.
 TEST(NvmfHostConnect, ConnectTimesOut) {
-    nvmf_host::register_nvmf_device_factory();
+    register_all_device_factories();
     Runtime host_rt(RuntimeOptions{});
     auto l = Listener::listen_tcp("127.0.0.1", 0, 0);
     ASSERT_TRUE(is_ok(l));

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "../bdev_test_util.h"
+#include "bdev/all_devices.h"
 #include "bdev/nvmf/nvmf_controllers.h"
 #include "bdev/nvmf/nvmf_device.h"
 #include "core/async.h"
@@ -45,7 +46,7 @@ std::vector<std::string> nvmf_names() {
 class NvmfHost : public ::testing::Test {
    protected:
     void SetUp() override {
-        nvmf_host::register_nvmf_device_factory();
+        register_all_device_factories();
         _target_rt = std::make_unique<Runtime>(RuntimeOptions{});
         _host_rt = std::make_unique<Runtime>(host_cores());
         auto backing = create(*_target_rt, kBacking);
