@@ -10,8 +10,9 @@
 #          umount, fsck.ext4 -n clean, read-only remount and every file checked; fio random
 #          writes with crc32c verification over the last 16 MiB, a verify-only pass; nbd-client -d
 #   host:  reads the whole export back over NBD with nbdcopy (libnbd): e2fsck -n clean, the big
-#          files (debugfs cat) and the fio range hold exactly what the guest saw; then the
-#          server is stopped (our daemon: unshare, SIGTERM -> exit 0)
+#          files (debugfs cat) and the fio range hold exactly what the guest saw (our daemon:
+#          also the device itself, read with JSON-RPC bdev_read); then the server is stopped
+#          (our daemon: bdev unshare, bdev destroy, SIGTERM -> exit 0)
 #
 # Usage: nbd_client.sh PATH/TO/mayastor PATH/TO/mayastor-client
 # Environment:
@@ -135,43 +136,32 @@ start_server_mayastor() {
     local out uri
     out=$("$client_bin" -b "$endpoint" bdev create "malloc:///e2e-nbd?size_mb=$((export_size / MiB))" 2>&1) ||
         fail "bdev create: $out"
-    # BdevRpc.Share with proto "nbd", from Debian's gRPC (the CLI's -p takes nvmf and iscsi only).
-    uri=$(bdev_rpc Share name=e2e-nbd proto=nbd) || fail "BdevRpc.Share e2e-nbd nbd: $uri"
+    out=$("$client_bin" -b "$endpoint" -v bdev share -p nbd e2e-nbd 2>&1) || fail "bdev share -p nbd e2e-nbd: $out"
+    uri=$(tail -n 1 <<<"$out")
     # nbd://HOST:PORT/NAME
-    [[ $uri =~ ^nbd://([^/:]+):([0-9]+)/(.+)$ ]] || fail "BdevRpc.Share answered '$uri', not nbd://HOST:PORT/NAME"
+    [[ $uri =~ ^nbd://([^/:]+):([0-9]+)/(.+)$ ]] || fail "bdev share -p nbd printed '$out', not nbd://HOST:PORT/NAME"
     [[ ${BASH_REMATCH[2]} == "$nbd_port" ]] || fail "the share URI $uri is not on --nbd-port $nbd_port"
     export_name=${BASH_REMATCH[3]}
     pass "mayastor (pid $server_pid) shares malloc device e2e-nbd over NBD: $uri"
 }
 
 stop_server_mayastor() {
-    local out
-    if ! out=$(bdev_rpc Unshare name=e2e-nbd 2>&1); then
-        check_failed "BdevRpc.Unshare e2e-nbd: $out"
-    elif ! out=$("$client_bin" -b "$endpoint" bdev destroy "malloc:///e2e-nbd?size_mb=$((export_size / MiB))" 2>&1); then
-        check_failed "bdev destroy: $out"
+    local out sum
+    # The device itself (JSON-RPC bdev_read), not only what the NBD server serves of it.
+    sum=$(python3 "$here/bdev_sha256.py" "$tmp/mayastor.sock" e2e-nbd "$rest_mib" "$fs_mib" 2>&1)
+    if [[ -n $guest_sum && $sum == "$guest_sum" ]]; then
+        pass "the daemon's device e2e-nbd holds what fio wrote (bdev_read, sha256 $sum)"
+    else
+        check_failed "the daemon's device e2e-nbd, MiB $fs_mib..: sha256 '$sum', the guest read '$guest_sum'"
+    fi
+    if ! out=$("$client_bin" -b "$endpoint" bdev unshare e2e-nbd 2>&1); then
+        check_failed "bdev unshare e2e-nbd: $out"
+    elif ! out=$("$client_bin" -b "$endpoint" bdev destroy e2e-nbd 2>&1); then
+        check_failed "bdev destroy e2e-nbd: $out"
     else
         pass "unshared and destroyed e2e-nbd"
     fi
     stop_by_sigterm mayastor 0
-}
-
-# bdev_rpc METHOD FIELD=VALUE...: a BdevRpc call through Debian's python3-grpcio with the
-# integration tests' stubs; prints the reply's uri (Share) or nothing.
-bdev_rpc() {
-    local method=$1
-    shift
-    PYTHONDONTWRITEBYTECODE=1 MS_SOURCE_DIR="$here/../.." /usr/bin/python3 - "$endpoint" "$method" "$@" <<'EOF' 2>&1
-import os, sys
-sys.path.insert(0, os.path.join(os.environ["MS_SOURCE_DIR"], "tests", "integration"))
-import mayastor_it as it
-endpoint, method, fields = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-request = {"Share": "BdevShareRequest", "Unshare": "CreateReply"}[method]
-rpc = it.Rpc(endpoint)
-reply = rpc(method, getattr(it.pb2(), request)(**fields))
-if method == "Share":
-    print(reply.uri)
-EOF
 }
 
 start_server_qsd() {
@@ -240,11 +230,13 @@ vm_pid=""
 sed 's/^/guest| /' "$tmp/guest.out"
 # The guest's console may end lines with CR.
 tr -d '\r' <"$tmp/guest.out" >"$tmp/guest.txt"
-grep -q '^GUEST PASS: disconnected' "$tmp/guest.txt" && [[ $guest_rc -eq 0 ]] ||
+grep -q "^GUEST PASS: no errors from the nbd driver" "$tmp/guest.txt" && [[ $guest_rc -eq 0 ]] ||
     fail "the guest's checks (vm-run.sh rc $guest_rc; 124 = timeout, 125 = no status from the guest)"
 pass "kernel nbd + nbd-client against $server_kind: connect, ext4 mkfs/mount/write/fsck/remount, fio write+verify, verify-only, disconnect ($(($(date +%s) - start)) s with the guest's boot)"
 
 # ---------------------------------------------------------- host-side checks ----
+guest_sum=$(awk '$1 == "GUEST" && $2 == "SHA256" {print $3}' "$tmp/guest.txt")
+rest_mib=$((export_size / MiB - fs_mib))
 # The whole export, read back over NBD by another client (libnbd's nbdcopy).
 if ! out=$(nbdcopy "nbd://127.0.0.1:$nbd_port/$export_name" "$tmp/readback.img" 2>&1); then
     check_failed "nbdcopy of the export: $out"
@@ -262,8 +254,6 @@ else
             check_failed "$path in the export read back: sha256 $got, the guest wrote $sum"
         fi
     done < <(awk '$1 == "GUEST" && $2 == "FILE" {print $2, $3, $4}' "$tmp/guest.txt")
-    guest_sum=$(awk '$1 == "GUEST" && $2 == "SHA256" {print $3}' "$tmp/guest.txt")
-    rest_mib=$((export_size / MiB - fs_mib))
     sum=$(dd if="$tmp/readback.img" bs=1M skip="$fs_mib" count="$rest_mib" status=none | sha256sum | cut -d' ' -f1)
     if [[ -n $guest_sum && $sum == "$guest_sum" ]]; then
         pass "the export's last $rest_mib MiB hold what fio wrote (sha256 $sum)"

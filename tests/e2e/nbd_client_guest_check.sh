@@ -7,7 +7,8 @@
 #   (prints "GUEST FILE <path> <sha256>" for each), sync, umount, fsck.ext4 -n clean, mounted
 #   again read-only after dropping the caches and every file checked; then fio random writes
 #   (4-64 KiB) with crc32c verification over the rest of the device [FS_MIB MiB, SIZE), a verify-only
-#   pass, prints "GUEST SHA256 <sum>" of that range; nbd-client -d, the device must be free.
+#   pass, prints "GUEST SHA256 <sum>" of that range; nbd-client -d, the device must be free; the
+#   kernel log must hold no error of the nbd driver (unexpected replies, failed sends...).
 # Usage: nbd_client_guest_check.sh NAME PORT SIZE FS_MIB [ADDR]   (ADDR 10.0.2.2)
 # Prints "GUEST PASS: ..." per step; the first failure prints "GUEST FAIL: ..." and exits 1.
 set -uo pipefail
@@ -76,3 +77,8 @@ for i in $(seq 100); do [ "$(cat /sys/block/nbd0/size)" = 0 ] && break; sleep 0.
 [ "$(cat /sys/block/nbd0/size)" = 0 ] || gfail "$dev still has a size 10 s after nbd-client -d"
 nbd-client -c "$dev" >/dev/null 2>&1 && gfail "nbd-client -c: $dev still connected"
 gpass "disconnected ($(elapsed) in all)"
+# The driver's own complaints (a reply it did not expect, a broken send...) fail the test even
+# when the data checked out.
+nbd_errors=$(dmesg | grep -E 'nbd[0-9]+: (Unexpected reply|Wrong magic|Suspicious reply|Double reply|Receive control failed|Receive data failed|Send control failed|Send data failed|Send disconnect failed|Connection timed out|Dead connection)')
+[ -z "$nbd_errors" ] || gfail "the kernel's nbd driver logged errors: $nbd_errors"
+gpass "no errors from the nbd driver in the kernel log"

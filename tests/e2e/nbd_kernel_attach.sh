@@ -3,7 +3,8 @@
 # family "nbd") against the Linux kernel's nbd driver, in a vm-run.sh guest (Debian's kernel in
 # QEMU, TCG). The guest runs the build tree's nbd_attach_check, which serves the driver's
 # sockets itself (see its header). nbd is NOT loaded beforehand: loading it with `modprobe nbd`
-# is part of what is checked.
+# is part of what is checked. Errors the driver logs (unexpected replies, failed sends) fail the
+# test too.
 #
 # Usage: nbd_kernel_attach.sh PATH/TO/nbd_attach_check
 # Environment: E2E_GUEST_TIMEOUT (seconds, default 240) bounds the guest.
@@ -38,7 +39,9 @@ echo "--- guest (timeout ${guest_timeout} s; QEMU under TCG boots in 15-30 s)"
 start=$(date +%s)
 # Own session (setsid), so that cleanup can stop QEMU and its helpers by this one process group.
 VMH_BASE=$tmp/vm setsid bash "$here/vm-run.sh" --no-net --timeout "$guest_timeout" -- \
-    "lsmod | grep -q '^nbd ' && echo 'nbd already loaded'; $(printf %q "$check_bin")" \
+    "lsmod | grep -q '^nbd ' && echo 'nbd already loaded'; $(printf %q "$check_bin"); rc=\$?
+     e=\$(dmesg | grep -E 'nbd[0-9]+: (Unexpected reply|Wrong magic|Suspicious reply|Receive control failed|Send (control|data|disconnect) failed|Connection timed out)')
+     [ -z \"\$e\" ] || { echo \"GUEST FAIL: the nbd driver logged errors: \$e\"; exit 1; }; exit \$rc" \
     >"$tmp/guest.out" 2>&1 </dev/null &
 vm_pid=$!
 wait "$vm_pid"

@@ -10,7 +10,8 @@
 #   writes (4-64 KiB) with crc32c verification over the first WRITTEN_MIB MiB, a verify-only
 #   pass, their sha256 ("GUEST SHA256"); `nexus unpublish`, the device's size must drop to 0;
 #   both children hold the data from offset 0 (the malloc child read with JSON-RPC bdev_read,
-#   the file child's file read directly); nexus destroy; SIGTERM -> exit 0.
+#   the file child's file read directly); nexus destroy; SIGTERM -> exit 0; the kernel log must
+#   hold no error of the nbd driver.
 # Usage: nbd_publish_local_guest.sh PATH/TO/mayastor PATH/TO/mayastor-client
 # Prints "GUEST PASS: ..." per step; the first failure prints "GUEST FAIL: ..." and exits 1.
 set -uo pipefail
@@ -100,4 +101,9 @@ kill -0 "$daemon_pid" 2>/dev/null && gfail "mayastor still running 10 s after SI
 rc=0; wait "$daemon_pid" || rc=$?
 daemon_pid=""
 [ $rc = 0 ] || gfail "mayastor exited with status $rc after SIGTERM"
+# The driver's own complaints (a reply it did not expect, a broken send...) fail the test even
+# when the data checked out.
+nbd_errors=$(dmesg | grep -E 'nbd[0-9]+: (Unexpected reply|Wrong magic|Suspicious reply|Double reply|Receive control failed|Receive data failed|Send control failed|Send data failed|Send disconnect failed|Connection timed out|Dead connection)')
+[ -z "$nbd_errors" ] || gfail "the kernel's nbd driver logged errors: $nbd_errors"
+gpass "no errors from the nbd driver in the kernel log"
 gpass "nexus destroyed, mayastor stopped (exit 0) ($(elapsed) in all)"
