@@ -25,6 +25,11 @@ packages=(
     etcd-server
     # tools the scripts use: taskset, getconf, timeout, ps
     util-linux libc-bin coreutils procps
+    # NBD guest tests (tests/e2e/nbd_*): the kernel's nbd driver with Debian's nbd-client, ext4
+    # made and checked in the guest and on the host (debugfs reads files back), nbdcopy (libnbd)
+    # reads the export on the host; peer NBD servers to prove the test against
+    # (E2E_NBD_SERVER=qsd|nbdkit)
+    nbd-client e2fsprogs libnbd-bin nbdkit qemu-system-common
     # end-to-end tests (tests/e2e): a throw-away QEMU guest (TCG) running Debian's kernel, whose
     # nvme-tcp host (nvme-cli) and fio check the NVMe-oF/TCP export; busybox/cpio/kmod build its
     # initramfs, iproute2 sets up its network
