@@ -20,8 +20,7 @@
 #                      (nbdkit memory): which server the guest talks to. Only start_server_*
 #                      below differs between them.
 #   E2E_GUEST_TIMEOUT  seconds, default 300, bounds the guest.
-# Exit: 0 when every step passed; 77 (ctest: skipped) when the daemon has no NBD export yet (no
-# --nbd-port option); 1 otherwise. Registered with ctest as e2e.nbd_client (tests/CMakeLists.txt).
+# Exit: 0 when every step passed, 1 otherwise. Registered with ctest as e2e.nbd_client (tests/CMakeLists.txt).
 # Kills only the processes it started (by PID / its QEMU's process group) and removes its
 # scratch directory, whatever happens.
 set -uo pipefail
@@ -113,11 +112,6 @@ start_server_mayastor() {
     for t in "$mayastor_bin" "$client_bin"; do
         [[ -x $t ]] || fail "$t is not an executable"
     done
-    if ! "$mayastor_bin" --help 2>/dev/null | grep -q -- '--nbd-port'; then
-        echo "SKIP: $mayastor_bin has no --nbd-port option (no NBD export in this build yet);" \
-             "E2E_NBD_SERVER=qsd or nbdkit runs this test against a peer server"
-        exit 77
-    fi
     local grpc_port nvmf_port nexus_port
     read -r grpc_port nvmf_port nexus_port < <(free_ports 3)
     endpoint=127.0.0.1:$grpc_port

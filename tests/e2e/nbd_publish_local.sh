@@ -8,8 +8,7 @@
 #
 # Usage: nbd_publish_local.sh PATH/TO/mayastor PATH/TO/mayastor-client
 # Environment: E2E_GUEST_TIMEOUT (seconds, default 300) bounds the guest.
-# Exit: 0 when every step passed; 77 (ctest: skipped) when the daemon has no NBD export yet (no
-# --nbd-port option); 1 otherwise. Registered with ctest as e2e.nbd_publish_local
+# Exit: 0 when every step passed, 1 otherwise. Registered with ctest as e2e.nbd_publish_local
 # (tests/CMakeLists.txt). Kills only the QEMU it started (its own process group) and removes its
 # scratch directory, whatever happens.
 set -uo pipefail
@@ -25,10 +24,6 @@ for t in "$mayastor_bin" "$client_bin"; do
     [[ -x $t ]] || { echo "FAIL: $t is not an executable" >&2; exit 1; }
 done
 command -v qemu-system-x86_64 >/dev/null || { echo "FAIL: qemu-system-x86_64 not found (bash scripts/install-deps.sh)" >&2; exit 1; }
-if [[ -z ${E2E_NBD_FORCE:-} ]] && ! "$mayastor_bin" --help 2>/dev/null | grep -q -- '--nbd-port'; then
-    echo "SKIP: $mayastor_bin has no --nbd-port option (no NBD export in this build yet)"
-    exit 77
-fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mayastor-e2e.XXXXXX")
 vm_pid=""

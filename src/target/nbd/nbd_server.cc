@@ -86,7 +86,6 @@ void close_export(ServerCore& core, Export& e) {
 }
 
 void detach_local(Export& e) {
-#ifdef MS_NBD_KERNEL_ATTACH
     if (e.local && e.nbd_index >= 0) {
         if (auto st = kernel_nbd_detach(e.nbd_index); !st) {
             log::warn("nbd: export {}: detaching /dev/nbd{}: {}", e.name, e.nbd_index,
@@ -94,9 +93,6 @@ void detach_local(Export& e) {
         }
         e.nbd_index = -1;
     }
-#else
-    (void)e;
-#endif
 }
 
 }  // namespace
@@ -248,11 +244,6 @@ Result<std::string> NbdServer::share(target::ShareRequest req) {
     if (bs < 512 || bs > 65536 || !std::has_single_bit(bs)) {
         return errorf(EINVAL, "device {} has a block size NBD cannot export ({})", name, bs);
     }
-#ifndef MS_NBD_KERNEL_ATTACH
-    if (req.options.local_device) {
-        return errorf(ENOTSUP, "kernel attach not built: cannot attach '{}' as a local NBD device", name);
-    }
-#endif
     auto d = Descriptor::open(req.device, OpenMode::ReadWrite, req.claim_owner);
     if (!d) {
         return std::unexpected(d.error());
@@ -275,7 +266,6 @@ Result<std::string> NbdServer::share(target::ShareRequest req) {
         log::info("nbd: exporting {} as {}", name, e->uri);
         return e->uri;
     }
-#ifdef MS_NBD_KERNEL_ATTACH
     // The kernel speaks the transmission phase on socket pairs whose other ends we serve.
     std::size_t n = std::clamp<std::size_t>(core.options.local_connections, 1, core.runtime->size());
     std::vector<int> kernel_ends;
@@ -318,9 +308,6 @@ Result<std::string> NbdServer::share(target::ShareRequest req) {
     }
     log::info("nbd: {} attached to the kernel as /dev/nbd{}", name, *index);
     return e->uri;
-#else
-    return errorf(ENOTSUP, "kernel attach not built");
-#endif
 }
 
 Status NbdServer::unshare(const std::string& device_name) {
