@@ -94,6 +94,10 @@ IoStats BlockDevice::stats() const {
     return total;
 }
 
+Task<Status> BlockDevice::create_snapshot(uint64_t) {
+    co_return errorf(ENOTSUP, "device '{}' ({}) cannot take snapshots", _name, _product);
+}
+
 Status BlockDevice::claim(const std::string& owner) {
     if (owner.empty()) {
         return make_error(EINVAL, "a claim needs an owner name");

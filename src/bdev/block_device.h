@@ -104,6 +104,10 @@ class BlockDevice : public std::enable_shared_from_this<BlockDevice> {
     // descriptor is closed. Closes files, disconnects, frees memory.
     virtual Task<void> shutdown() { co_return; }
 
+    // Mayastor's snapshot request for what stands behind the device (a remote replica behind
+    // an nvmf:// device takes `<replica>-snap-<unix seconds>`); ENOTSUP by default. Any reactor.
+    virtual Task<Status> create_snapshot(uint64_t unix_seconds);
+
     // Claims: one owner (a pool, a nexus) may claim a device; while claimed, only the owner
     // opens it read-write and nobody else can claim it.
     Status claim(const std::string& owner);

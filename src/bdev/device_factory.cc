@@ -101,6 +101,15 @@ Result<Uri> parse_device_uri(std::string_view text) {
     return parse_uri(text);
 }
 
+Result<std::string> device_name_of(const Uri& uri) {
+    register_builtin_device_factories();
+    auto factory = find_factory(uri, uri.to_string());
+    if (!factory) {
+        return std::unexpected(factory.error());
+    }
+    return factory->name_of(uri);
+}
+
 Task<Result<std::shared_ptr<BlockDevice>>> create_device(std::string text) {
     register_builtin_device_factories();
     auto uri = parse_device_uri(text);

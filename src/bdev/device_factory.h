@@ -38,6 +38,11 @@ Task<Result<std::shared_ptr<BlockDevice>>> create_device(std::string uri);
 // of that name exists). ENODEV if there is none; EBUSY if it is claimed or open.
 Task<Status> destroy_device(std::string uri);
 
+// The name of the device `uri` makes or refers to, as its scheme's factory names it
+// (malloc:///m0 and bdev:///m0 -> m0, aio:///dev/sdb -> /dev/sdb, nvmf://h:p/nqn -> h:p/nqnn1);
+// EINVAL for an unknown scheme.
+Result<std::string> device_name_of(const Uri& uri);
+
 // Helpers for factories.
 Result<Uuid> take_uuid_param(QueryParams& params);
 

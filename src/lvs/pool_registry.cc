@@ -24,19 +24,6 @@ struct RegistryState {
 
 namespace {
 
-// Name of the device a URI makes or refers to: the file path for file-backed schemes, the
-// path without its '/' for the others (malloc:///m0, bdev:///m0 -> m0).
-std::string device_name_for(const Uri& uri) {
-    if (uri.scheme == "aio" || uri.scheme == "uring") {
-        return uri.path;
-    }
-    std::string n = uri.path;
-    if (!n.empty() && n.front() == '/') {
-        n.erase(0, 1);
-    }
-    return n;
-}
-
 std::string uri_with_uuid(Uri uri, const Uuid& uuid) {
     for (const auto& [k, v] : uri.query) {
         if (k == "uuid") {
@@ -76,7 +63,7 @@ Task<Result<std::shared_ptr<Pool>>> open_on_disk(std::string name, std::string d
     if (!made && made.error().code == EEXIST) {
         // A device of that name exists already (made by someone else): use it, and leave it
         // in place when the pool goes.
-        if (auto existing = DeviceRegistry::instance().lookup(device_name_for(uri))) {
+        if (auto existing = DeviceRegistry::instance().lookup(device_name_of(uri).value_or(""))) {
             made = existing;
             owned = false;
         }
@@ -176,7 +163,7 @@ Task<Result<PoolInfo>> open_pool(RegistryState& st, std::string name, std::strin
     if (!uri) {
         co_return std::unexpected(uri.error());
     }
-    const std::string dev_name = device_name_for(*uri);
+    const std::string dev_name = device_name_of(*uri).value_or("");
     for (;;) {
         {
             std::lock_guard g(st.mutex);

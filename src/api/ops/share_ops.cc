@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "bdev/device_registry.h"
-#include "bdev/nvmf/nvmf_device.h"
+#include "bdev/device_factory.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/uri.h"
@@ -29,40 +29,27 @@ std::string local_replica_of(const std::string& child_uri) {
     return r && r->kind != lvs::LvolKind::Snapshot ? name : std::string{};
 }
 
-// The vendor admin command 0xC0 (Unix seconds in cdw10/cdw11) on the controller of an nvmf://
-// child: the remote replica's subsystem takes the snapshot.
-Task<Status> snapshot_nvmf_child(std::string child_uri, Uri uri, uint64_t unix_seconds) {
-    auto spec = nvmf_host::parse_nvmf_uri(uri);
-    if (!spec) {
-        co_return std::unexpected(spec.error());
-    }
-    auto dev = DeviceRegistry::instance().lookup(spec->device_name());
-    if (!dev) {
-        co_return errorf(ENODEV, "child '{}': no device '{}'", child_uri, spec->device_name());
-    }
-    nvme::Sqe sqe{};
-    sqe.opcode = static_cast<uint8_t>(nvme::AdminOpc::VendorCreateSnapshot);
-    sqe.cdw10 = static_cast<uint32_t>(unix_seconds & 0xffffffffu);
-    sqe.cdw11 = static_cast<uint32_t>(unix_seconds >> 32);
-    std::span<uint8_t> no_data;  // not a braced list inside co_await (GCC 12)
-    auto cqe = co_await nvmf_host::nvmf_admin_command(*dev, sqe, nvmf_host::DataDir::None, no_data);
-    if (!cqe) {
-        co_return std::unexpected(cqe.error());
-    }
-    co_return nvmf_host::status_to_result(*cqe, fmt::format("snapshot of child '{}'", child_uri));
-}
-
-// The snapshot of one nexus child.
+// The snapshot of one nexus child: a local replica directly, any other device by its own
+// snapshot request (an nvmf:// child sends it to the remote replica; others cannot: ENOTSUP).
 Task<Status> snapshot_child(std::string child_uri, uint64_t unix_seconds) {
     std::string replica = local_replica_of(child_uri);
     if (!replica.empty()) {
         co_return co_await snapshot_replica(replica, unix_seconds);
     }
-    auto uri = parse_uri(child_uri);
-    if (uri && uri->scheme == "nvmf") {
-        co_return co_await snapshot_nvmf_child(child_uri, *uri, unix_seconds);
+    auto uri = parse_device_uri(child_uri);
+    if (!uri) {
+        co_return std::unexpected(uri.error());
     }
-    co_return errorf(ENOTSUP, "child '{}' is not a replica: it cannot be snapshotted", child_uri);
+    auto name = device_name_of(*uri);
+    auto dev = name ? DeviceRegistry::instance().lookup(*name) : nullptr;
+    if (!dev) {
+        co_return errorf(ENODEV, "child '{}': no device", child_uri);
+    }
+    Status s = co_await dev->create_snapshot(unix_seconds);
+    if (!s && s.error().code == ENOTSUP) {
+        co_return errorf(ENOTSUP, "child '{}' is not a replica: it cannot be snapshotted", child_uri);
+    }
+    co_return s;
 }
 
 }  // namespace
