@@ -209,6 +209,7 @@ struct Options {
     std::string workload;  // empty: both
     std::string only;      // empty: all servers
     bool stats = false;
+    int coalesce_us = -1;  // -1: the server's default
 };
 
 struct Server {
@@ -222,11 +223,13 @@ struct Rate {
     double iops = 0;
     double cpu_us = 1e18;  // server CPU per I/O
     double lat_us = 0;     // of the run kept for its IOPS
+    double fio_cpu = 0;    // fio's user + system CPU, % of one CPU (same run)
     double loops = 0, sleeps = 0;
     void keep_best(const Rate& r) {
         if (r.iops > iops) {
             iops = r.iops;
             lat_us = r.lat_us;
+            fio_cpu = r.fio_cpu;
             loops = r.loops;
             sleeps = r.sleeps;
         }
@@ -283,6 +286,7 @@ Rate measure(const Options& o, const Server& s, const std::string& rw) {
     r.iops = side["iops"].get<double>();
     r.cpu_us = double(cpu1 - cpu0) / 1e3 / ios;
     r.lat_us = side["clat_ns"]["mean"].get<double>() / 1e3;
+    r.fio_cpu = job.value("usr_cpu", 0.0) + job.value("sys_cpu", 0.0);
     r.loops = double(st1.loops - st0.loops) / ios;
     r.sleeps = double(st1.sleeps - st0.sleeps) / ios;
     return r;
@@ -302,6 +306,9 @@ void run_all(Runtime& rt, const Options& o) {
     so.listen_address = "127.0.0.1";
     so.advertised_address = "127.0.0.1";
     so.port = 0;
+    if (o.coalesce_us >= 0) {
+        so.coalesce_us = static_cast<uint32_t>(o.coalesce_us);
+    }
     auto server = check(nbd::NbdServer::start(rt, so), "start the NBD server");
     target::ShareRequest req;
     req.device = dev;
@@ -342,7 +349,7 @@ void run_all(Runtime& rt, const Options& o) {
         }
     }
 
-    std::printf("%-10s %-7s %10s %11s %8s", "workload", "server", "IOPS", "CPU us/IO", "lat us");
+    std::printf("%-10s %-7s %10s %11s %8s %7s", "workload", "server", "IOPS", "CPU us/IO", "lat us", "fio %");
     if (o.stats) {
         std::printf(" %8s %8s", "loops/IO", "sleep/IO");
     }
@@ -359,8 +366,8 @@ void run_all(Runtime& rt, const Options& o) {
             }
         }
         for (std::size_t i = 0; i < servers.size(); ++i) {
-            std::printf("%-10s %-7s %10.0f %11.2f %8.1f", rw, servers[i].name.c_str(), best[i].iops,
-                        best[i].cpu_us, best[i].lat_us);
+            std::printf("%-10s %-7s %10.0f %11.2f %8.1f %7.0f", rw, servers[i].name.c_str(), best[i].iops,
+                        best[i].cpu_us, best[i].lat_us, best[i].fio_cpu);
             if (o.stats && servers[i].reactor != nullptr) {
                 std::printf(" %8.2f %8.2f", best[i].loops, best[i].sleeps);
             }
@@ -406,6 +413,9 @@ int run(int argc, char** argv) {
     app.add_option("-w,--workload", o.workload, "randread or randwrite (default: both)")
         ->check(CLI::IsMember({"randread", "randwrite"}));
     app.add_option("--only", o.only, "measure one server")->check(CLI::IsMember({"ours", "nbdkit", "qsd"}));
+    app.add_option("--coalesce-us", o.coalesce_us,
+                   "our server's receive coalescing (NbdServerOptions::coalesce_us; default: its default)")
+        ->check(CLI::Range(0, 1000));
     app.add_flag("--stats", o.stats, "our reactor's loop turns and sleeps in io_uring_enter per I/O");
     try {
         app.parse(argc, argv);
@@ -418,7 +428,9 @@ int run(int argc, char** argv) {
         "on "
         "CPU %d;\nours: NbdServer, one reactor, malloc %llu MiB; nbdkit memory; qemu-storage-daemon "
         "null-co.\n"
-        "CPU us/IO: utime+stime of the server process (all its threads, /proc/PID/stat) per I/O\n",
+        "CPU us/IO: utime+stime of the server process (all its threads, /proc/PID/stat) per I/O; lat: fio's\n"
+        "mean completion latency; fio %%: fio's own CPU (user + system, %% of one CPU) in the run kept for "
+        "its IOPS\n",
         o.seconds, o.runs, o.server_cpu, o.client_cpu, static_cast<unsigned long long>(o.size_mb));
     RuntimeOptions ro;
     ro.cpus = {o.server_cpu};
