@@ -44,12 +44,13 @@ Started start_now(Task<void> t) {
     co_await std::move(t);
 }
 
-// A receive that starts `delay` after its submission: a timeout linked to the recv, one
-// submission and one wake-up (when the timer fires, the recv takes whatever arrived meanwhile).
-// Both SQEs carry this op's user_data, so that the reactor's cancel at stop finds whichever of
-// the two is pending (cancelling the timeout fails the recv linked to it); both CQEs come back
-// (the timeout's as -ETIME) and the awaiter resumes after the second.
-class DelayedRecv final : public CancellableOp {
+// A receive that starts `delay` after its submission: a timeout linked to a non-blocking recv,
+// one submission and one wake-up; when the timer fires, the recv takes whatever arrived
+// meanwhile. The timeout posts no completion (it succeeds on expiry), and the recv does not wait
+// for data (MSG_DONTWAIT: -EAGAIN if nothing came), so that the pair always completes within
+// `delay` and needs no cancelling when the reactor stops. -EAGAIN or -ECANCELED (a timeout that
+// failed, which fails its link): the caller receives again the ordinary way.
+class DelayedRecv final : public Completion {
    public:
     DelayedRecv(int fd, uint8_t* buf, std::size_t len, std::chrono::microseconds delay)
         : _fd(fd), _buf(buf), _len(len) {
@@ -58,7 +59,7 @@ class DelayedRecv final : public CancellableOp {
     }
     bool await_ready() noexcept {
         if (Reactor::current()->stopping()) {
-            _res = -ECANCELED;
+            _res = -EAGAIN;
             return true;
         }
         return false;
@@ -71,29 +72,14 @@ class DelayedRecv final : public CancellableOp {
         if (io_uring_sq_space_left(&r->ring()) < 2) {
             io_uring_submit(&r->ring());
         }
-        r->register_cancellable(this);
-        io_uring_sqe* t = r->prepare(this);
+        io_uring_sqe* t = r->prepare_untracked();
         io_uring_prep_timeout(t, &_ts, 0, IORING_TIMEOUT_ETIME_SUCCESS);
-        t->flags |= IOSQE_IO_LINK;
-        io_uring_prep_recv(r->prepare(this), _fd, _buf, _len, 0);
+        t->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_prep_recv(r->prepare(this), _fd, _buf, _len, MSG_DONTWAIT);
     }
     int await_resume() noexcept { return _res; }
     void complete(int res, uint32_t) override {
-        Reactor* r = Reactor::current();
-        if (res == -ETIME) {
-            // The timer fired and the recv starts. A stop whose cancel came after the timer and
-            // before the recv was issued found neither: cancel the recv now.
-            if (r->stopping()) {
-                r->cancel(this);
-            }
-        } else if (!_have_res) {
-            _res = res;
-            _have_res = true;
-        }
-        if (--_pending > 0) {
-            return;
-        }
-        r->unregister_cancellable(this);
+        _res = res;
         _h.resume();
     }
 
@@ -103,8 +89,6 @@ class DelayedRecv final : public CancellableOp {
     std::size_t _len;
     __kernel_timespec _ts{};
     std::coroutine_handle<> _h;
-    int _pending = 2;
-    bool _have_res = false;
     int _res = 0;
 };
 
@@ -197,10 +181,14 @@ Task<bool> Connection::fill(std::size_t n) {
         uint8_t* at = rx_data() + _rx_tail;
         const std::size_t room = _rx->size - _rx_tail;
         const int fd = _sock.fd();
-        int res =
-            delay ? co_await DelayedRecv(fd, at, room, std::chrono::microseconds(_core.options.coalesce_us))
-                  : co_await cancellable_uring_op(
-                        [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, at, room, 0); });
+        int res = -EAGAIN;
+        if (delay) {
+            res = co_await DelayedRecv(fd, at, room, std::chrono::microseconds(_core.options.coalesce_us));
+        }
+        if (res == -EAGAIN || res == -ECANCELED) {
+            res = co_await cancellable_uring_op(
+                [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, at, room, 0); });
+        }
         _rx_busy = true;
         if (res <= 0) {
             co_return false;
