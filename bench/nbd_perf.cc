@@ -1,5 +1,5 @@
 // nbd_perf: our NBD export against two peer servers, in the same run. fio's nbd engine (libnbd)
-// drives 4 KiB random reads and random writes at queue depth 32 against, in turn:
+// drives 4 KiB random reads and random writes at queue depth 32 (-q) against, in turn:
 //   ours     NbdServer (src/target/nbd) in this process, one reactor pinned to --server-cpu,
 //            exporting a malloc device;
 //   nbdkit   `nbdkit --foreground memory SIZE`, pinned to --server-cpu with taskset;
@@ -10,8 +10,8 @@
 // IOPS, server CPU microseconds per I/O and the ratios ours/nbdkit and ours/qsd. With -n N the
 // servers alternate N times and each keeps its best IOPS and its lowest CPU per I/O.
 //
-//   nbd_perf [-t SECONDS] [-n RUNS] [-s SIZE_MB] [--server-cpu N] [--client-cpu N]
-//            [-w randread|randwrite] [--only ours|nbdkit|qsd] [--stats]
+//   nbd_perf [-t SECONDS] [-n RUNS] [-s SIZE_MB] [-q DEPTH] [--server-cpu N] [--client-cpu N]
+//            [-w randread|randwrite] [--only ours|nbdkit|qsd] [--coalesce-us US] [--stats]
 //
 // The malloc device and nbdkit's memory are written in full first (fio, 1 MiB sequential), so
 // that reads copy real pages; null-co keeps no data (reads copy nothing), as the issue's
@@ -210,6 +210,7 @@ struct Options {
     std::string only;      // empty: all servers
     bool stats = false;
     int coalesce_us = -1;  // -1: the server's default
+    int iodepth = 32;
 };
 
 struct Server {
@@ -251,7 +252,7 @@ std::vector<std::string> fio_args(const Options& o, const std::string& uri, cons
             "--uri=" + uri,
             "--rw=" + rw,
             "--bs=4k",
-            "--iodepth=32",
+            "--iodepth=" + std::to_string(o.iodepth),
             "--norandommap",
             "--randrepeat=0",
             "--time_based",
@@ -413,6 +414,9 @@ int run(int argc, char** argv) {
     app.add_option("-w,--workload", o.workload, "randread or randwrite (default: both)")
         ->check(CLI::IsMember({"randread", "randwrite"}));
     app.add_option("--only", o.only, "measure one server")->check(CLI::IsMember({"ours", "nbdkit", "qsd"}));
+    app.add_option("-q,--iodepth", o.iodepth, "fio's queue depth")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 128));
     app.add_option("--coalesce-us", o.coalesce_us,
                    "our server's receive coalescing (NbdServerOptions::coalesce_us; default: its default)")
         ->check(CLI::Range(0, 1000));
@@ -424,14 +428,14 @@ int run(int argc, char** argv) {
     }
     (void)log::set_level("warn");
     std::printf(
-        "fio --ioengine=nbd 4k QD32, %.0f s per run, best of %d alternating run(s); servers on CPU %d, fio "
+        "fio --ioengine=nbd 4k QD%d, %.0f s per run, best of %d alternating run(s); servers on CPU %d, fio "
         "on "
         "CPU %d;\nours: NbdServer, one reactor, malloc %llu MiB; nbdkit memory; qemu-storage-daemon "
         "null-co.\n"
         "CPU us/IO: utime+stime of the server process (all its threads, /proc/PID/stat) per I/O; lat: fio's\n"
         "mean completion latency; fio %%: fio's own CPU (user + system, %% of one CPU) in the run kept for "
         "its IOPS\n",
-        o.seconds, o.runs, o.server_cpu, o.client_cpu, static_cast<unsigned long long>(o.size_mb));
+        o.iodepth, o.seconds, o.runs, o.server_cpu, o.client_cpu, static_cast<unsigned long long>(o.size_mb));
     RuntimeOptions ro;
     ro.cpus = {o.server_cpu};
     Runtime rt(ro);

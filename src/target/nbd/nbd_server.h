@@ -39,7 +39,7 @@ struct NbdServerOptions {
     // TCP segment (fio's nbd engine, libnbd). 0 receives at once. It adds up to this much
     // latency to a request, and saves a receive, a send and a wake-up on both sides per request
     // it groups (docs/performance.md, "NBD export").
-    uint32_t coalesce_us = 30;
+    uint32_t coalesce_us = 50;
     // Connections (socket pairs) a local_device share gives the kernel: min(reactors, this).
     uint32_t local_connections = 4;
 };
