@@ -112,7 +112,7 @@ class ShareTest(NbdCase):
         if have("fio"):
             run("fio", "--name=verify", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite", "--bs=4k",
                 "--iodepth=16", "--size=8M", "--offset=16M", "--verify=crc32c", "--do_verify=1",
-                "--verify_state_save=0", f"--directory={self.dir}", "--output-format=terse")
+                "--verify_state_save=0", "--output-format=terse")
         run("nbdcopy", uri, out)
         expected = out  # what the export holds now, checked again after each restart
 

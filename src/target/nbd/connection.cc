@@ -44,12 +44,60 @@ Started start_now(Task<void> t) {
     co_await std::move(t);
 }
 
+// A receive that starts `delay` after its submission: a timeout linked to a non-blocking recv,
+// one submission and one wake-up; when the timer fires, the recv takes whatever arrived
+// meanwhile. The timeout posts no completion (it succeeds on expiry), and the recv does not wait
+// for data (MSG_DONTWAIT: -EAGAIN if nothing came), so that the pair always completes within
+// `delay` and needs no cancelling when the reactor stops. -EAGAIN or -ECANCELED (a timeout that
+// failed, which fails its link): the caller receives again the ordinary way.
+class DelayedRecv final : public Completion {
+   public:
+    DelayedRecv(int fd, uint8_t* buf, std::size_t len, std::chrono::microseconds delay)
+        : _fd(fd), _buf(buf), _len(len) {
+        _ts.tv_sec = 0;
+        _ts.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
+    }
+    bool await_ready() noexcept {
+        if (Reactor::current()->stopping()) {
+            _res = -EAGAIN;
+            return true;
+        }
+        return false;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+        _h = h;
+        Reactor* r = Reactor::current();
+        // The two SQEs must leave in one submission: a link cut by a full ring would run the
+        // timeout alone.
+        if (io_uring_sq_space_left(&r->ring()) < 2) {
+            io_uring_submit(&r->ring());
+        }
+        io_uring_sqe* t = r->prepare_untracked();
+        io_uring_prep_timeout(t, &_ts, 0, IORING_TIMEOUT_ETIME_SUCCESS);
+        t->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_prep_recv(r->prepare(this), _fd, _buf, _len, MSG_DONTWAIT);
+    }
+    int await_resume() noexcept { return _res; }
+    void complete(int res, uint32_t) override {
+        _res = res;
+        _h.resume();
+    }
+
+   private:
+    int _fd;
+    uint8_t* _buf;
+    std::size_t _len;
+    __kernel_timespec _ts{};
+    std::coroutine_handle<> _h;
+    int _res = 0;
+};
+
 }  // namespace
 
 Connection::Connection(ServerCore& core, Socket sock, std::shared_ptr<Export> preset)
     : _core(core), _sock(std::move(sock)), _home(Reactor::current()), _export(std::move(preset)) {
     _preset = _export != nullptr;
-    _rx.resize(kRxBufferSize);
+    _rx = std::make_unique<RxBuffer>(kRxBufferSize);
     _peer = peer_of(_sock.fd());
     std::lock_guard lk(_core.mu);
     _core.conns.insert(this);
@@ -73,24 +121,79 @@ Task<void> Connection::serve(std::shared_ptr<Connection> self) {
 
 // ---- receiving -----------------------------------------------------------------------------
 
-Task<bool> Connection::fill(std::size_t n) {
-    while (_rx_tail - _rx_head < n) {
+void Connection::rx_make_room(std::size_t n) {
+    if (_rx->users == 0) {
         if (_rx_head == _rx_tail) {
             _rx_head = _rx_tail = 0;
-        } else if (_rx.size() - _rx_head < n) {
-            std::memmove(_rx.data(), _rx.data() + _rx_head, _rx_tail - _rx_head);
+        } else if (_rx->size - _rx_head < n) {
+            std::memmove(rx_data(), rx_data() + _rx_head, _rx_tail - _rx_head);
             _rx_tail -= _rx_head;
             _rx_head = 0;
         }
+        return;
+    }
+    // Running writes use the bytes before _rx_head: receive after _rx_tail while that leaves a
+    // quarter of the buffer, else into another buffer, with the bytes not yet parsed.
+    if (_rx->size - _rx_tail >= std::max(n, _rx->size / 4)) {
+        return;
+    }
+    std::unique_ptr<RxBuffer> next;
+    if (_rx_spare.empty()) {
+        next = std::make_unique<RxBuffer>(kRxBufferSize);
+    } else {
+        next = std::move(_rx_spare.back());
+        _rx_spare.pop_back();
+    }
+    std::memcpy(next->bytes.get(), rx_data() + _rx_head, _rx_tail - _rx_head);
+    _rx_tail -= _rx_head;
+    _rx_head = 0;
+    _rx_held.push_back(std::move(_rx));
+    _rx = std::move(next);
+}
+
+void Connection::release_payload(Slot* s) {
+    RxBuffer* b = s->payload_rx;
+    s->payload = nullptr;
+    s->payload_rx = nullptr;
+    if (b == nullptr || --b->users > 0 || b == _rx.get()) {
+        return;
+    }
+    auto it = std::find_if(_rx_held.begin(), _rx_held.end(), [b](const auto& p) { return p.get() == b; });
+    if (it == _rx_held.end()) {
+        return;
+    }
+    if (_rx_spare.size() < 2) {
+        _rx_spare.push_back(std::move(*it));
+    }
+    _rx_held.erase(it);
+}
+
+Task<bool> Connection::fill(std::size_t n) {
+    while (_rx_tail - _rx_head < n) {
+        rx_make_room(n);
         // About to wait for the peer: the replies to what was parsed so far go out first.
         _rx_busy = false;
         flush();
-        auto got = co_await _sock.recv_some(std::span<uint8_t>(_rx.data() + _rx_tail, _rx.size() - _rx_tail));
+        // A client that pipelines (the last receive brought several requests) gets a moment to
+        // send more before the next receive: see NbdServerOptions::coalesce_us.
+        const bool delay = _rx_head == _rx_tail && _parsed >= 2 && _core.options.coalesce_us > 0;
+        _parsed = 0;
+        uint8_t* at = rx_data() + _rx_tail;
+        const std::size_t room = _rx->size - _rx_tail;
+        const int fd = _sock.fd();
+        int res = -EAGAIN;
+        if (delay) {
+            res = co_await DelayedRecv(fd, at, room, std::chrono::microseconds(_core.options.coalesce_us));
+        }
+        if (res == -EAGAIN || res == -ECANCELED) {
+            res = co_await cancellable_uring_op(
+                [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, at, room, 0); });
+        }
         _rx_busy = true;
-        if (!got || *got == 0) {
+        if (res <= 0) {
             co_return false;
         }
-        _rx_tail += *got;
+        _rx_tail += static_cast<std::size_t>(res);
     }
     co_return true;
 }
@@ -98,7 +201,7 @@ Task<bool> Connection::fill(std::size_t n) {
 Task<bool> Connection::read_into(uint8_t* dst, std::size_t n) {
     std::size_t have = std::min(n, _rx_tail - _rx_head);
     if (have > 0) {
-        std::memcpy(dst, _rx.data() + _rx_head, have);
+        std::memcpy(dst, rx_data() + _rx_head, have);
         _rx_head += have;
         dst += have;
         n -= have;
@@ -108,12 +211,12 @@ Task<bool> Connection::read_into(uint8_t* dst, std::size_t n) {
     }
     // The receive buffer is empty now: one recvmsg puts the rest of the payload where it
     // belongs and whatever the peer sent after it (the next requests) into the buffer.
-    _rx_head = _rx_tail = 0;
+    rx_make_room(_rx->size / 2);
     _rx_busy = false;
     flush();
     int fd = _sock.fd();
     while (n > 0) {
-        iovec iov[2] = {{dst, n}, {_rx.data(), _rx.size()}};
+        iovec iov[2] = {{dst, n}, {rx_data() + _rx_tail, _rx->size - _rx_tail}};
         msghdr msg{};
         msg.msg_iov = iov;
         msg.msg_iovlen = 2;
@@ -128,7 +231,7 @@ Task<bool> Connection::read_into(uint8_t* dst, std::size_t n) {
             dst += got;
             n -= got;
         } else {
-            _rx_tail = got - n;
+            _rx_tail += got - n;
             n = 0;
         }
     }
@@ -140,7 +243,7 @@ Task<bool> Connection::skip(std::size_t n) {
     while (n > 0) {
         std::size_t have = std::min(n, _rx_tail - _rx_head);
         if (have == 0) {
-            if (!co_await fill(std::min(n, _rx.size() / 2))) {
+            if (!co_await fill(std::min(n, _rx->size / 2))) {
                 co_return false;
             }
             continue;
@@ -290,8 +393,9 @@ Started Connection::execute(Slot* s) {
             break;
         case Command::Write:
             if (r.length > 0) {
-                iovec iov{s->buf.data(), r.length};
+                iovec iov{s->payload != nullptr ? s->payload : s->buf.data(), r.length};
                 st = co_await _desc->writev(r.offset, std::span<const iovec>(&iov, 1));
+                release_payload(s);
             }
             break;
         case Command::Flush:
@@ -334,12 +438,13 @@ Task<void> Connection::transmission() {
         if (!co_await fill(kRequestSize)) {
             break;
         }
-        auto req = decode_request(std::span<const uint8_t>(_rx.data() + _rx_head, kRequestSize));
+        auto req = decode_request(std::span<const uint8_t>(rx_data() + _rx_head, kRequestSize));
         if (!req) {
             log::warn("nbd: {} ({}): {}; closing", _peer, _export->name, req.error().message);
             break;
         }
         _rx_head += kRequestSize;
+        ++_parsed;
         const Request& r = *req;
         if (r.command() == Command::Disc) {
             break;
@@ -362,7 +467,11 @@ Task<void> Connection::transmission() {
         s->req = r;
         const bool write = r.command() == Command::Write;
         const bool data = write || r.command() == Command::Read;
-        if (v.error == 0 && data && !ensure_buf(s, r.length)) {
+        // A write whose whole payload is in the receive buffer runs from there when the device
+        // takes any buffer (no copy); otherwise the payload goes to the slot's buffer.
+        const bool direct =
+            write && v.error == 0 && _direct_writes && r.length > 0 && _rx_tail - _rx_head >= r.length;
+        if (v.error == 0 && data && !direct && !ensure_buf(s, r.length)) {
             v = Verdict{kEnomem, false, "no memory for the request's buffer"};
         }
         if (v.error != 0) {
@@ -374,7 +483,12 @@ Task<void> Connection::transmission() {
             reply(s, v.error, v.reason);
             continue;
         }
-        if (write && r.length > 0 && !co_await read_into(s->buf.data(), r.length)) {
+        if (direct) {
+            s->payload = rx_data() + _rx_head;
+            s->payload_rx = _rx.get();
+            ++_rx->users;
+            _rx_head += r.length;
+        } else if (write && r.length > 0 && !co_await read_into(s->buf.data(), r.length)) {
             release_slot(s);
             break;
         }
@@ -394,6 +508,7 @@ bool Connection::attach(std::shared_ptr<Export> e) {
     e->active.fetch_add(1);
     _desc = e->desc.get();
     _limits = _core.limits_of(*e);
+    _direct_writes = e->device->geometry().buf_align <= 1;
     _export = std::move(e);
     return true;
 }

@@ -132,7 +132,7 @@ Task<bool> Connection::handshake() {
     if (!co_await fill(kClientFlagsSize)) {
         co_return false;
     }
-    auto flags = decode_client_flags(std::span<const uint8_t>(_rx.data() + _rx_head, kClientFlagsSize));
+    auto flags = decode_client_flags(std::span<const uint8_t>(rx_data() + _rx_head, kClientFlagsSize));
     if (!flags) {
         log::warn("nbd: {}: {}; closing", _peer, flags.error().message);
         co_return false;
@@ -143,7 +143,7 @@ Task<bool> Connection::handshake() {
         if (!co_await fill(kOptionHeaderSize)) {
             co_return false;
         }
-        auto h = decode_option_header(std::span<const uint8_t>(_rx.data() + _rx_head, kOptionHeaderSize),
+        auto h = decode_option_header(std::span<const uint8_t>(rx_data() + _rx_head, kOptionHeaderSize),
                                       kMaxOptionData);
         if (!h) {
             log::warn("nbd: {}: {}; closing", _peer, h.error().message);
@@ -151,7 +151,7 @@ Task<bool> Connection::handshake() {
                 // Tell the client why (its option data is not read: the connection ends).
                 uint32_t opt = 0;
                 for (int b = 0; b < 4; ++b) {
-                    opt = (opt << 8) | _rx[_rx_head + 8 + b];
+                    opt = (opt << 8) | rx_data()[_rx_head + 8 + b];
                 }
                 append_rep_error(out, opt, kRepErrTooBig, h.error().message);
                 co_await send_now(out);
@@ -162,7 +162,7 @@ Task<bool> Connection::handshake() {
         if (!co_await fill(h->length)) {
             co_return false;
         }
-        Next next = option(*h, std::span<const uint8_t>(_rx.data() + _rx_head, h->length), out);
+        Next next = option(*h, std::span<const uint8_t>(rx_data() + _rx_head, h->length), out);
         _rx_head += h->length;
         if (!co_await send_now(out)) {
             co_return false;

@@ -91,12 +91,25 @@ struct ServerCore {
     uint32_t preferred_block(const Export& e) const { return std::max<uint32_t>(4096, e.block_size); }
 };
 
+// A receive buffer of a connection. A write to a device without alignment needs runs straight
+// from it (its payload is not copied into the slot's buffer); while such writes are running
+// (`users`), the connection receives into another buffer rather than overwrite this one.
+struct RxBuffer {
+    explicit RxBuffer(std::size_t n) : bytes(std::make_unique<uint8_t[]>(n)), size(n) {}
+    std::unique_ptr<uint8_t[]> bytes;
+    std::size_t size;
+    uint32_t users = 0;
+};
+
 // A request slot of a connection: preallocated, reused; it owns the reply header and the data
 // buffer until the reply has been sent.
 struct Slot {
     Request req;
     DmaBuf buf;             // kept between requests up to kKeepBuffer bytes
     uint32_t data_len = 0;  // bytes of buf the reply sends (reads)
+    // A write running straight from the receive buffer: its payload, and the buffer it holds.
+    uint8_t* payload = nullptr;
+    RxBuffer* payload_rx = nullptr;
     alignas(8) uint8_t hdr[96];
 };
 
@@ -135,6 +148,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // whatever follows landing in the receive buffer).
     Task<bool> read_into(uint8_t* dst, std::size_t n);
     Task<bool> skip(std::size_t n);
+    uint8_t* rx_data() { return _rx->bytes.get(); }
+    // Makes the receive buffer writable from _rx_tail with at least `n` bytes of room (n <= its
+    // size); a buffer that running writes still use is left to them and another takes its place.
+    void rx_make_room(std::size_t n);
+    void release_payload(Slot* s);
     // ---- handshake (handshake.cc); true when the transmission phase begins
     Task<bool> handshake();
     Task<bool> send_now(std::vector<uint8_t>& bytes);
@@ -167,9 +185,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool _no_zeroes = false;
     bool _preset = false;
 
-    std::vector<uint8_t> _rx;
+    std::unique_ptr<RxBuffer> _rx;
+    std::vector<std::unique_ptr<RxBuffer>> _rx_held;   // replaced while writes still used them
+    std::vector<std::unique_ptr<RxBuffer>> _rx_spare;  // free for the next replacement
+    bool _direct_writes = false;  // the device takes any buffer: writes run from the receive buffer
     std::size_t _rx_head = 0;
     std::size_t _rx_tail = 0;
+    unsigned _parsed = 0;  // requests parsed since the last receive from the socket
 
     std::vector<std::unique_ptr<Slot>> _slots;
     std::vector<Slot*> _free;

@@ -543,5 +543,72 @@ TEST_F(NbdServerLibnbdTest, TransmissionFlagsFollowTheDevice) {
     EXPECT_EQ(rw->open_count(), 0);
 }
 
+// A RAM device whose writes complete later (after a sleep on the reactor), with a chosen buffer
+// alignment: writes to it stay in flight while the connection keeps receiving.
+class SlowWrites final : public BlockDevice {
+   public:
+    explicit SlowWrites(uint32_t buf_align)
+        : BlockDevice("slow" + std::to_string(buf_align), "Slow writes", Geometry{512, 8192, buf_align},
+                      Uuid{}),
+          _mem(4 << 20) {}
+    bool io_type_supported(IoType t) const override { return t == IoType::Read || t == IoType::Write; }
+    Task<Status> submit(IoChannel&, IoRequest req) override {
+        if (req.type == IoType::Write) {
+            co_await sleep_for(std::chrono::microseconds(200));
+        }
+        uint8_t* p = _mem.data() + req.offset_blocks * 512;
+        for (const iovec& v : req.iov) {
+            if (req.type == IoType::Read) {
+                std::memcpy(v.iov_base, p, v.iov_len);
+            } else {
+                std::memcpy(p, v.iov_base, v.iov_len);
+            }
+            p += v.iov_len;
+        }
+        co_return ok();
+    }
+
+   private:
+    std::vector<uint8_t> _mem;
+};
+
+// Writes run straight from the receive buffer when the device takes any buffer (align 1), from
+// the slot's own buffer otherwise (512). With a device that completes later, the receive buffers
+// that running writes use must not be overwritten by what the connection receives meanwhile:
+// every write's data must reach the device intact.
+TEST_F(NbdServerLibnbdTest, WritesThatCompleteLaterKeepTheirPayload) {
+    for (uint32_t align : {1u, 512u}) {
+        auto slow = std::make_shared<SlowWrites>(align);
+        target::ShareRequest req;
+        req.device = slow;
+        ASSERT_TRUE(server->share(req));
+        auto h = connect(align == 1, slow->name());
+        ASSERT_TRUE(h);
+        constexpr int kN = 600;  // over 2 MiB: many receive buffers' worth
+        std::vector<std::vector<uint8_t>> data;
+        for (int i = 0; i < kN; ++i) {
+            data.push_back(pattern(i % 7 == 0 ? 512 : 4096, 5000 + i + align));
+        }
+        Done done;
+        for (int i = 0; i < kN; ++i) {
+            ASSERT_GE(nbd_aio_pwrite(h.get(), data[i].data(), data[i].size(), uint64_t(i % 1000) * 4096,
+                                     nbd_completion_callback{on_done, &done, nullptr}, 0),
+                      0)
+                << nbd_err();
+        }
+        wait_all(h.get());
+        EXPECT_EQ(done.completed, kN);
+        EXPECT_EQ(done.errors, 0);
+        for (int i = 0; i < kN; ++i) {
+            std::vector<uint8_t> back(data[i].size());
+            ASSERT_EQ(nbd_pread(h.get(), back.data(), back.size(), uint64_t(i) * 4096, 0), 0) << nbd_err();
+            ASSERT_EQ(back, data[i]) << "write " << i << " (align " << align << ")";
+        }
+        h.reset();
+        EXPECT_TRUE(server->unshare(slow->name()));
+        EXPECT_EQ(slow->open_count(), 0);
+    }
+}
+
 }  // namespace
 }  // namespace ms::nbd::test
