@@ -175,8 +175,18 @@ Task<bool> Connection::fill(std::size_t n) {
         _rx_busy = false;
         flush();
         // A client that pipelines (the last receive brought several requests) gets a moment to
-        // send more before the next receive: see NbdServerOptions::coalesce_us.
-        const bool delay = _rx_head == _rx_tail && _parsed >= 2 && _core.options.coalesce_us > 0;
+        // send more before the next receive: see NbdServerOptions::coalesce_us. Only while that
+        // pays: a delayed receive that gathered fewer than kCoalesceGain requests (a client
+        // with few in flight, for whom the wait is pure latency) turns it off for the next
+        // kCoalesceBackoff receives.
+        if (_last_delayed && _parsed < kCoalesceGain) {
+            _coalesce_backoff = kCoalesceBackoff;
+        }
+        bool delay = _rx_head == _rx_tail && _parsed >= 2 && _core.options.coalesce_us > 0 && _coalesce_backoff == 0;
+        if (_coalesce_backoff > 0) {
+            --_coalesce_backoff;
+        }
+        _last_delayed = delay;
         _parsed = 0;
         uint8_t* at = rx_data() + _rx_tail;
         const std::size_t room = _rx->size - _rx_tail;

@@ -192,6 +192,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::size_t _rx_head = 0;
     std::size_t _rx_tail = 0;
     unsigned _parsed = 0;  // requests parsed since the last receive from the socket
+    // Receive coalescing (fill()): whether the last receive was delayed, and how many receives
+    // are left before it is tried again after one that did not pay.
+    static constexpr unsigned kCoalesceGain = 8;
+    static constexpr unsigned kCoalesceBackoff = 256;
+    bool _last_delayed = false;
+    unsigned _coalesce_backoff = 0;
 
     std::vector<std::unique_ptr<Slot>> _slots;
     std::vector<Slot*> _free;

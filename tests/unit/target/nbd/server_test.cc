@@ -317,7 +317,18 @@ void wait_all(nbd_handle* h) {
     }
 }
 
-TEST_F(NbdServerLibnbdTest, ManyRequestsInFlight) {
+// Pipelined writes then reads, checked; run with and without receive coalescing.
+class NbdPipelineTest : public NbdServerLibnbdTest, public ::testing::WithParamInterface<uint32_t> {
+   protected:
+    void SetUp() override {
+        NbdServerOptions o;
+        o.coalesce_us = GetParam();
+        SetUpWith("malloc:///nbd0?size_mb=16&blk_size=512", o);
+    }
+};
+INSTANTIATE_TEST_SUITE_P(Coalescing, NbdPipelineTest, ::testing::Values(0u, 50u));
+
+TEST_P(NbdPipelineTest, ManyRequestsInFlight) {
     for (bool structured : {true, false}) {
         auto h = connect(structured);
         ASSERT_TRUE(h);
