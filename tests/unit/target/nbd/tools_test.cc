@@ -165,7 +165,8 @@ TEST_F(NbdToolsTest, QemuIoPatterns) {
 TEST_F(NbdToolsTest, FioVerify) {
     REQUIRE_TOOL("fio");
     std::string base = "fio --name=nbdv --ioengine=nbd --uri=" + target() +
-                       " --bs=4k --iodepth=32 --size=8m --verify=crc32c --do_verify=1 --output-format=normal";
+                       " --bs=4k --iodepth=32 --size=8m --verify=crc32c --do_verify=1 --verify_state_save=0"
+                       " --output-format=normal";
     auto r = run(base + " --rw=randwrite");
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("err= 0"), std::string::npos) << r.output;
@@ -173,7 +174,7 @@ TEST_F(NbdToolsTest, FioVerify) {
     // Mixed sizes and a read-back pass over what was written.
     r = run("fio --name=nbdm --ioengine=nbd --uri=" + target() +
             " --bsrange=512-128k --iodepth=16 --size=8m --offset=8m --rw=randrw --verify=crc32c --do_verify=1"
-            " --verify_backlog=64");
+            " --verify_backlog=64 --verify_state_save=0");
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("err= 0"), std::string::npos) << r.output;
 }
