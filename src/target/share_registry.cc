@@ -85,6 +85,7 @@ Result<std::string> ShareRegistry::share(const std::string& device_name, std::st
                       dev->claimed_by());
     }
     bool local = options.local_device;
+    std::vector<std::string> hosts = options.allowed_hosts;
     auto uri = srv->share(ShareRequest{dev, owner, std::move(options)});
     if (!uri) {
         dev->release_claim(owner);
@@ -95,12 +96,8 @@ Result<std::string> ShareRegistry::share(const std::string& device_name, std::st
     e.info.device_name = device_name;
     e.info.uri = *uri;
     e.info.local_device = local;
+    e.info.allowed_hosts = std::move(hosts);
     e.device = std::move(dev);
-    for (const auto& s : srv->list()) {
-        if (s.device_name == device_name) {
-            e.info.allowed_hosts = s.allowed_hosts;
-        }
-    }
     {
         std::lock_guard lk(_mu);
         _shares[device_name] = std::move(e);

@@ -182,7 +182,8 @@ Task<bool> Connection::fill(std::size_t n) {
         if (_last_delayed && _parsed < kCoalesceGain) {
             _coalesce_backoff = kCoalesceBackoff;
         }
-        bool delay = _rx_head == _rx_tail && _parsed >= 2 && _core.options.coalesce_us > 0 && _coalesce_backoff == 0;
+        bool delay =
+            _rx_head == _rx_tail && _parsed >= 2 && _core.options.coalesce_us > 0 && _coalesce_backoff == 0;
         if (_coalesce_backoff > 0) {
             --_coalesce_backoff;
         }
@@ -533,7 +534,7 @@ void Connection::detach() {
         _desc = nullptr;
         _export->active.fetch_sub(1);
     }
-    _core.notify();
+    _core.live.notify();
 }
 
 Task<void> Connection::run() {

@@ -41,7 +41,7 @@ Task<void> serve_connection(ServerCore* core, Socket sock, Reactor* target, std:
         }
         co_await Connection::serve(conn);
     }
-    core->task_finished();
+    core->live.finished();
 }
 
 Reactor* next_reactor(ServerCore& core) {
@@ -60,10 +60,10 @@ Task<void> accept_loop(ServerCore* core, Listener* l) {
             co_await sleep_for(std::chrono::milliseconds(10));
             continue;
         }
-        core->task_started();
+        core->live.started();
         Reactor::current()->spawn(serve_connection(core, std::move(*s), next_reactor(*core), nullptr));
     }
-    core->task_finished();
+    core->live.finished();
 }
 
 // Closes every connection of `e` (their requests finish first), waits for them, then closes
@@ -76,11 +76,9 @@ void close_export(ServerCore& core, Export& e) {
             c->shutdown();
         }
     }
-    std::unique_lock lk(core.live_mu);
-    while (!core.live_cv.wait_for(lk, std::chrono::seconds(10), [&] { return e.active.load() == 0; })) {
+    while (!core.live.wait_for(std::chrono::seconds(10), [&] { return e.active.load() == 0; })) {
         log::warn("nbd: export {}: still waiting for {} connection(s) to finish", e.name, e.active.load());
     }
-    lk.unlock();
     std::lock_guard elk(e.mu);
     e.desc.reset();
 }
@@ -109,7 +107,8 @@ Result<std::unique_ptr<NbdServer>> NbdServer::start(Runtime& runtime, NbdServerO
     ServerCore& core = impl->core;
     core.runtime = &runtime;
     core.options = options;
-    core.advertised = options.advertised_address.empty() ? first_non_loopback_ipv4() : options.advertised_address;
+    core.advertised =
+        options.advertised_address.empty() ? first_non_loopback_ipv4() : options.advertised_address;
     auto l = Listener::listen_tcp(options.listen_address, options.port);
     if (!l) {
         return std::unexpected(l.error());
@@ -131,7 +130,7 @@ Result<std::unique_ptr<NbdServer>> NbdServer::start(Runtime& runtime, NbdServerO
         listeners.push_back(&impl->unix_listener);
     }
     for (Listener* lp : listeners) {
-        core.task_started();
+        core.live.started();
         r0.post([cp, lp] { Reactor::current()->spawn(accept_loop(cp, lp)); });
     }
     log::info("nbd: server listening on {}:{}{}{}", options.listen_address, core.port,
@@ -162,10 +161,7 @@ NbdServer::~NbdServer() {
             c->shutdown();
         }
     }
-    {
-        std::unique_lock lk(core.live_mu);
-        core.live_cv.wait(lk, [&] { return core.live == 0; });
-    }
+    core.live.wait_idle();
     for (auto& e : all) {
         std::lock_guard lk(e->mu);
         e->desc.reset();
@@ -217,7 +213,7 @@ Status NbdServer::serve_transmission(const std::string& name, int fd) {
         return errorf(ENOENT, "no NBD export named '{}'", name);
     }
     Reactor* r = next_reactor(core);
-    core.task_started();
+    core.live.started();
     ServerCore* cp = &core;
     // The posted function must be copyable: the socket travels as its fd.
     r->post([cp, r, fd, e] { Reactor::current()->spawn(serve_connection(cp, Socket(fd), r, e)); });

@@ -22,6 +22,7 @@
 #include "core/frame_pool.h"
 #include "core/net.h"
 #include "core/reactor.h"
+#include "target/live_tasks.h"
 #include "target/nbd/codec.h"
 #include "target/nbd/nbd_server.h"
 
@@ -63,22 +64,7 @@ struct ServerCore {
 
     // Tasks of the server still running (accept loops, connections); also signalled when an
     // export's `active` count drops.
-    std::mutex live_mu;
-    std::condition_variable live_cv;
-    int live = 0;
-    void task_started() {
-        std::lock_guard lk(live_mu);
-        ++live;
-    }
-    void task_finished() {
-        std::lock_guard lk(live_mu);
-        --live;
-        live_cv.notify_all();
-    }
-    void notify() {
-        std::lock_guard lk(live_mu);
-        live_cv.notify_all();
-    }
+    target::LiveTasks live;
 
     std::shared_ptr<Export> find_export(const std::string& name) const {
         std::lock_guard lk(mu);

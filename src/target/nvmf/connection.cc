@@ -463,8 +463,7 @@ void Connection::detach() {
     if (_sub) {
         _sub->connections.fetch_sub(1);
         _sub.reset();
-        std::lock_guard lk(_core.live_mu);
-        _core.live_cv.notify_all();
+        _core.live.notify();
     }
 }
 
@@ -711,7 +710,7 @@ Response Connection::connect(Command* c) {
         _sub = sub;
         sub->connections.fetch_add(1);
         if (ctrl->kato_ms != 0) {
-            _core.task_started();
+            _core.live.started();
             Reactor::current()->spawn([](std::shared_ptr<Controller> ctl) -> Task<void> {
                 while (ctl->alive.load()) {
                     uint32_t tick = std::clamp<uint32_t>(ctl->kato_ms / 4, 20, 200);
@@ -728,7 +727,7 @@ Response Connection::connect(Command* c) {
                 }
                 TargetCore* core = ctl->core;
                 ctl.reset();
-                core->task_finished();
+                core->live.finished();
             }(ctrl));
         }
         log::info("nvmf: controller {} of {} created for host {} ({})", ctrl->cntlid, sub->nqn, hostnqn,

@@ -55,7 +55,7 @@ Task<void> serve_connection(TargetCore* core, Socket sock, Reactor* target) {
         }
         co_await Connection::serve(conn);
     }
-    core->task_finished();
+    core->live.finished();
 }
 
 Task<void> accept_loop(TargetCore* core, Listener* l) {
@@ -71,10 +71,10 @@ Task<void> accept_loop(TargetCore* core, Listener* l) {
         }
         std::size_t n = core->runtime->size();
         Reactor* r = &core->runtime->reactor(core->next_reactor.fetch_add(1) % n);
-        core->task_started();
+        core->live.started();
         Reactor::current()->spawn(serve_connection(core, std::move(*s), r));
     }
-    core->task_finished();
+    core->live.finished();
 }
 
 Result<std::shared_ptr<const Namespace>> make_namespace(uint32_t nsid, std::shared_ptr<BlockDevice> device,
@@ -132,7 +132,8 @@ Result<std::unique_ptr<NvmfTarget>> NvmfTarget::start(Runtime& runtime, TargetOp
     TargetCore& core = impl->core;
     core.runtime = &runtime;
     core.options = options;
-    core.advertised = options.advertised_address.empty() ? first_non_loopback_ipv4() : options.advertised_address;
+    core.advertised =
+        options.advertised_address.empty() ? first_non_loopback_ipv4() : options.advertised_address;
     uint16_t want[2] = {options.replica_port, options.nexus_port};
     for (int i = 0; i < 2; ++i) {
         auto l = Listener::listen_tcp(options.listen_address, want[i]);
@@ -151,7 +152,7 @@ Result<std::unique_ptr<NvmfTarget>> NvmfTarget::start(Runtime& runtime, TargetOp
 
     Reactor& r0 = runtime.reactor(0);
     for (auto& l : impl->listeners) {
-        core.task_started();
+        core.live.started();
         Listener* lp = &l;
         TargetCore* cp = &core;
         r0.post([cp, lp] { Reactor::current()->spawn(accept_loop(cp, lp)); });
@@ -173,10 +174,7 @@ NvmfTarget::~NvmfTarget() {
             c->shutdown();
         }
     }
-    {
-        std::unique_lock lk(core.live_mu);
-        core.live_cv.wait(lk, [&] { return core.live == 0; });
-    }
+    core.live.wait_idle();
     std::lock_guard lk(core.mu);
     core.subsystems.clear();
 }
@@ -261,11 +259,8 @@ Status NvmfTarget::remove_subsystem(const std::string& nqn) {
     for (auto& c : controllers_of(*s)) {
         c->shutdown_all();
     }
-    {
-        // Wait for its connections to finish their commands and let go of the descriptors.
-        std::unique_lock lk(core.live_mu);
-        core.live_cv.wait_for(lk, std::chrono::seconds(30), [&] { return s->connections.load() == 0; });
-    }
+    // Wait for its connections to finish their commands and let go of the descriptors.
+    (void)core.live.wait_for(std::chrono::seconds(30), [&] { return s->connections.load() == 0; });
     {
         std::lock_guard lk(s->mu);
         publish(*s, {});

@@ -26,6 +26,7 @@
 #include "core/net.h"
 #include "core/reactor.h"
 #include "nvme/pdu.h"
+#include "target/live_tasks.h"
 #include "target/nvmf/nvmf_target.h"
 
 namespace ms::nvmf::detail {
@@ -134,18 +135,7 @@ struct TargetCore {
     std::set<Connection*> conns;
 
     // Tasks of the target still running (accept loops, connections, keep-alive timers).
-    std::mutex live_mu;
-    std::condition_variable live_cv;
-    int live = 0;
-    void task_started() {
-        std::lock_guard lk(live_mu);
-        ++live;
-    }
-    void task_finished() {
-        std::lock_guard lk(live_mu);
-        --live;
-        live_cv.notify_all();
-    }
+    target::LiveTasks live;
 
     std::shared_ptr<Subsystem> find_subsystem(const std::string& nqn) const {
         std::lock_guard lk(mu);

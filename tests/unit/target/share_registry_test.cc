@@ -88,7 +88,9 @@ class ShareRegistryTest : public ::testing::Test {
 };
 
 TEST_F(ShareRegistryTest, ShareClaimsTheDeviceAndIsIdempotent) {
-    auto uri = _registry.share("s0", "nvmf", {});
+    ShareOptions o;
+    o.allowed_hosts = {"host-a"};
+    auto uri = _registry.share("s0", "nvmf", o);
     ASSERT_TRUE(uri) << uri.error().message;
     EXPECT_EQ(*uri, "nvmf://host/s0");
     EXPECT_EQ(_dev->claimed_by(), ShareRegistry::claim_owner("nvmf"));
