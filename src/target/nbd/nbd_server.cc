@@ -12,6 +12,7 @@
 #include <bit>
 
 #include "core/log.h"
+#include "target/accept_loop.h"
 #include "target/nbd/kernel_nbd.h"
 #include "target/nbd/server_internal.h"
 
@@ -44,26 +45,10 @@ Task<void> serve_connection(ServerCore* core, Socket sock, Reactor* target, std:
     core->live.finished();
 }
 
-Reactor* next_reactor(ServerCore& core) {
-    std::size_t n = core.runtime->size();
-    return &core.runtime->reactor(core.next_reactor.fetch_add(1) % n);
-}
-
-Task<void> accept_loop(ServerCore* core, Listener* l) {
-    while (!core->stopping.load()) {
-        auto s = co_await l->accept();
-        if (!s) {
-            if (core->stopping.load() || s.error().code == ECANCELED || Reactor::current()->stopping()) {
-                break;
-            }
-            log::warn("nbd: accept: {}", s.error().to_string());
-            co_await sleep_for(std::chrono::milliseconds(10));
-            continue;
-        }
-        core->live.started();
-        Reactor::current()->spawn(serve_connection(core, std::move(*s), next_reactor(*core), nullptr));
-    }
-    core->live.finished();
+Task<void> accept_connections(ServerCore* core, Listener* l) {
+    return target::accept_loop(
+        *core->runtime, core->next_reactor, core->stopping, core->live, *l, "nbd",
+        [core](Socket s, Reactor& r) { return serve_connection(core, std::move(s), &r, nullptr); });
 }
 
 // Closes every connection of `e` (their requests finish first), waits for them, then closes
@@ -131,7 +116,7 @@ Result<std::unique_ptr<NbdServer>> NbdServer::start(Runtime& runtime, NbdServerO
     }
     for (Listener* lp : listeners) {
         core.live.started();
-        r0.post([cp, lp] { Reactor::current()->spawn(accept_loop(cp, lp)); });
+        r0.post([cp, lp] { Reactor::current()->spawn(accept_connections(cp, lp)); });
     }
     log::info("nbd: server listening on {}:{}{}{}", options.listen_address, core.port,
               impl->has_unix ? " and " : "", options.unix_socket);
@@ -212,7 +197,7 @@ Status NbdServer::serve_transmission(const std::string& name, int fd) {
         ::close(fd);
         return errorf(ENOENT, "no NBD export named '{}'", name);
     }
-    Reactor* r = next_reactor(core);
+    Reactor* r = &target::next_reactor(*core.runtime, core.next_reactor);
     core.live.started();
     ServerCore* cp = &core;
     // The posted function must be copyable: the socket travels as its fd.

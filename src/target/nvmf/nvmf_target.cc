@@ -11,6 +11,7 @@
 #include <bit>
 
 #include "core/log.h"
+#include "target/accept_loop.h"
 #include "target/nvmf/target_internal.h"
 
 namespace ms::nvmf {
@@ -58,23 +59,10 @@ Task<void> serve_connection(TargetCore* core, Socket sock, Reactor* target) {
     core->live.finished();
 }
 
-Task<void> accept_loop(TargetCore* core, Listener* l) {
-    while (!core->stopping.load()) {
-        auto s = co_await l->accept();
-        if (!s) {
-            if (core->stopping.load() || s.error().code == ECANCELED || Reactor::current()->stopping()) {
-                break;
-            }
-            log::warn("nvmf: accept on port {}: {}", l->port(), s.error().to_string());
-            co_await sleep_for(std::chrono::milliseconds(10));
-            continue;
-        }
-        std::size_t n = core->runtime->size();
-        Reactor* r = &core->runtime->reactor(core->next_reactor.fetch_add(1) % n);
-        core->live.started();
-        Reactor::current()->spawn(serve_connection(core, std::move(*s), r));
-    }
-    core->live.finished();
+Task<void> accept_connections(TargetCore* core, Listener* l) {
+    return target::accept_loop(
+        *core->runtime, core->next_reactor, core->stopping, core->live, *l, "nvmf",
+        [core](Socket s, Reactor& r) { return serve_connection(core, std::move(s), &r); });
 }
 
 Result<std::shared_ptr<const Namespace>> make_namespace(uint32_t nsid, std::shared_ptr<BlockDevice> device,
@@ -155,7 +143,7 @@ Result<std::unique_ptr<NvmfTarget>> NvmfTarget::start(Runtime& runtime, TargetOp
         core.live.started();
         Listener* lp = &l;
         TargetCore* cp = &core;
-        r0.post([cp, lp] { Reactor::current()->spawn(accept_loop(cp, lp)); });
+        r0.post([cp, lp] { Reactor::current()->spawn(accept_connections(cp, lp)); });
     }
     log::info("nvmf: target listening on {}:{} and {}:{}", options.listen_address, core.ports[0],
               options.listen_address, core.ports[1]);
